@@ -1,0 +1,259 @@
+"""The backward walk: an iterative topological sort, then one pass in that order.
+
+No recursion anywhere, so graphs of millions of nodes are fine. Gradients are
+Tensors; with ``create_graph=True`` the walk runs with recording on, so the
+gradients carry graphs of their own and can be differentiated again.
+"""
+import numpy as np
+
+from . import grad_mode
+from .function import _FREED, Node
+from .tensor import Tensor
+
+
+def topological_order(roots):
+    """The nodes reachable from ``roots`` in the order backward processes them.
+
+    Kahn's algorithm over consumer counts: a node runs once every node that uses
+    its output has run. Raises if a node's saved values were already freed.
+    """
+    deps = {}
+    stack = []
+    for n in roots:
+        if n not in deps:
+            deps[n] = 0
+            stack.append(n)
+    while stack:
+        node = stack.pop()
+        if node.saved is _FREED:
+            raise RuntimeError(
+                f"Trying to backward through the graph a second time: the saved values of "
+                f"`{node.fn.name}` were freed by an earlier backward. Pass retain_graph=True "
+                "to the first backward() or grad() if you need to go through it again.")
+        for e in node.next:
+            if e.__class__ is Node:
+                c = deps.get(e)
+                if c is None:
+                    deps[e] = 1
+                    stack.append(e)
+                else:
+                    deps[e] = c + 1
+    order = []
+    ready = [n for n in deps if deps[n] == 0]
+    ready.reverse()
+    while ready:
+        node = ready.pop()
+        order.append(node)
+        for e in node.next:
+            if e.__class__ is Node:
+                c = deps[e] - 1
+                deps[e] = c
+                if c == 0:
+                    ready.append(e)
+    return order
+
+
+def _fit(g, shape, dtype, op):
+    """Undo broadcasting and dtype promotion of a gradient, in one place for all ops."""
+    if g.shape != shape:
+        from .ops.shape import sum_to
+        try:
+            g = sum_to(g, shape)
+        except ValueError:
+            raise RuntimeError(f"`{op}` returned a gradient of shape {g.shape} for an input "
+                               f"of shape {shape}") from None
+    if g.dtype != dtype:
+        g = g.astype(dtype)
+    return g
+
+
+def backward(roots, grads, retain_graph=None, create_graph=False, inputs=None):
+    """Run backward from ``roots`` seeded with ``grads``.
+
+    Without ``inputs``, gradients are accumulated into the leaves' ``.grad``.
+    With ``inputs`` (a list of tensors), nothing is accumulated: the gradient of
+    each input is returned (None where unused), and only the part of the graph
+    that leads to an input is walked.
+    """
+    if retain_graph is None:
+        retain_graph = create_graph
+    prev_mode = grad_mode._state.enabled
+    grad_mode._state.enabled = bool(create_graph)
+    try:
+        return _run(roots, grads, retain_graph, create_graph, inputs)
+    finally:
+        grad_mode._state.enabled = prev_mode
+
+
+def _seed(t, g):
+    if not isinstance(t, Tensor):
+        raise TypeError(f"backward: expected a Tensor, got {type(t).__name__}")
+    if not t.requires_grad:
+        raise RuntimeError(f"backward: the tensor (shape {t.shape}, dtype {t.dtype}) does "
+                           "not require grad and has no grad_fn")
+    if g is None:
+        if t.data.size != 1:
+            raise RuntimeError(
+                f"backward: grad can be implicitly created only for outputs with one "
+                f"element; this one has shape {t.shape}. Pass `gradient=` (or "
+                "`grad_outputs=`) of the same shape")
+        return Tensor._make(np.ones_like(t.data), None)
+    if not isinstance(g, Tensor):
+        g = Tensor._make(np.asarray(g, dtype=t.dtype), None)
+    if g.shape != t.shape:
+        raise RuntimeError(f"backward: gradient shape {g.shape} does not match the "
+                           f"tensor's shape {t.shape}")
+    if g.dtype != t.dtype:
+        g = g.astype(t.dtype)
+    return g
+
+
+def _run(roots, grads, retain_graph, create_graph, inputs):
+    pending = {}        # node -> gradient of its output, summed so far
+    leaves = {}         # id(leaf) -> [leaf, gradient summed so far]
+    for t, g in zip(roots, grads):
+        g = _seed(t, g)
+        if t.grad_fn is None:
+            _add_leaf(leaves, t, g)
+        elif t.grad_fn in pending:
+            pending[t.grad_fn] = pending[t.grad_fn] + g
+        else:
+            pending[t.grad_fn] = g
+
+    order = topological_order(list(pending))
+    capture = inputs is not None
+    if capture:
+        targets_leaf = {id(t): i for i, t in enumerate(inputs) if t.grad_fn is None}
+        targets_node = {t.grad_fn: i for i, t in enumerate(inputs) if t.grad_fn is not None}
+        needed = _needed(order, targets_leaf, targets_node)
+        results = [None] * len(inputs)
+
+    for node in order:
+        g = pending.pop(node, None)
+        if g is None:
+            continue
+        if node.hooks:
+            for hook in node.hooks:
+                r = hook(g)
+                if r is not None:
+                    g = r
+        if node.retain is not None:
+            t = node.retain()
+            if t is not None:
+                kept = g if create_graph else g.detach()
+                t.grad = kept if t.grad is None else t.grad + kept
+        if capture:
+            i = targets_node.get(node)
+            if i is not None:
+                results[i] = g
+            if node not in needed:
+                continue
+        out = node.fn.backward(node, g)
+        if not retain_graph:
+            node.release()
+        if out.__class__ is not tuple:
+            out = (out,)
+        nxt = node.next
+        if len(out) != len(nxt):
+            raise RuntimeError(f"`{node.fn.name}`.backward returned {len(out)} gradients "
+                               f"for {len(nxt)} inputs")
+        for e, gi in zip(nxt, out):
+            if gi is None:
+                continue
+            if e.__class__ is Node:
+                if capture and e not in needed:
+                    continue
+                if gi.shape != e.shape or gi.dtype != e.dtype:
+                    gi = _fit(gi, e.shape, e.dtype, node.fn.name)
+                prev = pending.get(e)
+                pending[e] = gi if prev is None else prev + gi
+            elif isinstance(e, Tensor) and e.requires_grad:
+                if capture and id(e) not in targets_leaf:
+                    continue
+                if gi.shape != e.data.shape or gi.dtype != e.data.dtype:
+                    gi = _fit(gi, e.data.shape, e.data.dtype, node.fn.name)
+                _add_leaf(leaves, e, gi)
+
+    for leaf, g in leaves.values():
+        if leaf._hooks:
+            for hook in leaf._hooks:
+                r = hook(g)
+                if r is not None:
+                    g = r
+        if capture:
+            i = targets_leaf.get(id(leaf))
+            if i is not None:
+                results[i] = g
+        else:
+            _accumulate(leaf, g, create_graph)
+    return results if capture else None
+
+
+def _add_leaf(leaves, t, g):
+    entry = leaves.get(id(t))
+    if entry is None:
+        leaves[id(t)] = [t, g]
+    else:
+        entry[1] = entry[1] + g
+
+
+def _accumulate(leaf, g, create_graph):
+    if create_graph:
+        leaf.grad = g if leaf.grad is None else leaf.grad + g
+    elif leaf.grad is None:
+        # Own the buffer: g may share memory with another tensor or gradient.
+        leaf.grad = Tensor._make(np.array(g.data, copy=True), None)
+    elif leaf.grad.grad_fn is None and leaf.grad.data.flags.writeable:
+        np.add(leaf.grad.data, g.data, out=leaf.grad.data)
+        leaf.grad._bump_version()
+    else:
+        leaf.grad = Tensor._make(leaf.grad.data + g.data, None)
+
+
+def _needed(order, targets_leaf, targets_node):
+    """Nodes whose backward leads to at least one of the requested inputs."""
+    needed = set()
+    for node in reversed(order):
+        if node in targets_node:
+            needed.add(node)
+            continue
+        for e in node.next:
+            if e.__class__ is Node:
+                if e in needed:
+                    needed.add(node)
+                    break
+            elif isinstance(e, Tensor) and id(e) in targets_leaf:
+                needed.add(node)
+                break
+    return needed
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
+         allow_unused=False):
+    """Gradients of ``outputs`` with respect to ``inputs``, as a tuple; ``.grad`` is untouched.
+
+    ``grad_outputs`` seeds each output (needed for outputs of more than one element).
+    An input the outputs do not depend on is a RuntimeError unless ``allow_unused``,
+    which returns None for it.
+    """
+    outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
+    inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    if grad_outputs is None:
+        grad_outputs = [None] * len(outputs)
+    elif isinstance(grad_outputs, Tensor) or not isinstance(grad_outputs, (list, tuple)):
+        grad_outputs = [grad_outputs]
+    if len(grad_outputs) != len(outputs):
+        raise ValueError(f"grad: {len(grad_outputs)} grad_outputs for {len(outputs)} outputs")
+    for i, t in enumerate(inputs):
+        if not isinstance(t, Tensor) or not t.requires_grad:
+            raise RuntimeError(f"grad: input {i} does not require grad")
+    results = backward(outputs, grad_outputs, retain_graph, create_graph, inputs=inputs)
+    for i, r in enumerate(results):
+        if r is None:
+            if not allow_unused:
+                raise RuntimeError(
+                    f"grad: input {i} (shape {inputs[i].shape}) was not used to compute the "
+                    "outputs; pass allow_unused=True to get None for it")
+        elif not create_graph:
+            results[i] = r.detach()
+    return tuple(results)

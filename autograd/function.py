@@ -1,0 +1,264 @@
+"""The op mechanism: ``Function`` (forward on arrays, backward on Tensors) and ``Node``.
+
+Every operation, primitive or user-written, is a ``Function`` subclass. ``apply``
+runs ``forward`` on NumPy arrays and, when grad mode is on and an input requires
+grad, records a ``Node`` (the ``ctx``) in the graph. The node keeps only what the
+backward walk needs: the edges to its inputs, what ``forward`` saved, and the
+output's shape and dtype. Intermediate tensors are not held by the graph, so
+their arrays are freed as soon as nothing else uses them.
+"""
+import weakref
+
+import numpy as np
+
+from . import grad_mode
+from .tensor import Tensor
+
+_FREED = object()  # marks a node whose saved values were released after backward
+
+
+class _SavedOutput:
+    """The output array saved by its own op: held without the Tensor to avoid a cycle."""
+
+    __slots__ = ("data", "vc")
+
+    def __init__(self, data, vc):
+        self.data = data
+        self.vc = vc
+
+
+class Node:
+    """One recorded operation; the ``ctx`` argument of ``forward`` and ``backward``.
+
+    ``next`` has one entry per argument of ``apply``: the input's ``Node`` when the
+    input is a non-leaf tensor that requires grad, otherwise the argument itself
+    (a leaf Tensor, a constant Tensor, or a plain Python/NumPy value such as an axis).
+    """
+
+    __slots__ = ("fn", "next", "needs_input_grad", "saved", "versions", "shape",
+                 "dtype", "out", "hooks", "retain", "__dict__", "__weakref__")
+
+    def __init__(self, fn, nxt, needs):
+        self.fn = fn
+        self.next = nxt
+        self.needs_input_grad = needs
+        self.saved = ()
+        self.versions = None
+        self.hooks = None
+        self.retain = None
+
+    @property
+    def name(self):
+        return self.fn.name
+
+    def save_for_backward(self, *values):
+        self.saved = values
+
+    @property
+    def saved_tensors(self):
+        saved = self.saved
+        if saved is _FREED:
+            raise RuntimeError(
+                f"`{self.fn.name}`: its saved values were freed by an earlier backward. "
+                "Trying to backward through the graph a second time? "
+                "Pass retain_graph=True to the first backward() or grad().")
+        versions = self.versions
+        out = []
+        for i, s in enumerate(saved):
+            if isinstance(s, Tensor):
+                vc = s._vc
+                if versions[i] != (vc[0] if vc else 0):
+                    self._raise_modified(s, versions[i], vc[0])
+                out.append(s)
+            elif type(s) is _SavedOutput:
+                if versions[i] != (s.vc[0] if s.vc else 0):
+                    self._raise_modified(s, versions[i], s.vc[0])
+                # Rebuild the output as a tensor of this node, so that a backward
+                # recorded with create_graph=True differentiates through it.
+                t = Tensor._make(s.data, self)
+                t._vc = s.vc
+                out.append(t)
+            else:
+                out.append(s)
+        return tuple(out)
+
+    def _raise_modified(self, s, expected, now):
+        raise RuntimeError(
+            f"one of the tensors needed by `{self.fn.name}` for its gradient was modified "
+            f"in place: shape {tuple(s.data.shape)}, dtype {s.data.dtype}, is at version "
+            f"{now}, expected version {expected}. Use an out-of-place operation, or clone "
+            f"the tensor before modifying it.")
+
+    def release(self):
+        self.saved = _FREED
+        self.versions = None
+
+    def __repr__(self):
+        return f"<{self.fn.name} node>"
+
+
+class _NoGradCtx:
+    """The ``ctx`` handed to ``forward`` when nothing is recorded."""
+
+    __slots__ = ("__dict__",)
+    needs_input_grad = ()
+
+    def save_for_backward(self, *values):
+        pass
+
+
+class Function:
+    """Base of every operation. Subclass it with two static methods::
+
+        class Cube(ag.Function):
+            @staticmethod
+            def forward(ctx, x):           # NumPy arrays (and plain values) in, one array out
+                ctx.save_for_backward(x)
+                return x ** 3
+            @staticmethod
+            def backward(ctx, grad):       # Tensors in; one gradient (or None) per input
+                (x,) = ctx.saved_tensors
+                return 3 * x ** 2 * grad
+
+        y = Cube.apply(t)
+
+    Saved input arrays come back from ``ctx.saved_tensors`` as the input Tensors
+    themselves, and the saved output as a Tensor of this node, so ``backward`` can
+    itself be differentiated. Other saved values come back unchanged. Gradients are
+    reduced to each input's shape by the engine, so a rule may return a broadcast
+    gradient.
+    """
+
+    name = None        # API name shown in graphs and errors; defaults to the class name
+    returns_view = False  # True when forward returns a view of its first input
+
+    def __init_subclass__(cls, **kw):
+        super().__init_subclass__(**kw)
+        if "name" not in cls.__dict__ or cls.__dict__["name"] is None:
+            cls.name = cls.__name__.lower()
+
+    @staticmethod
+    def forward(ctx, *args):
+        raise NotImplementedError
+
+    @staticmethod
+    def backward(ctx, grad):
+        raise NotImplementedError
+
+    @classmethod
+    def apply(cls, *args):
+        record = False
+        if grad_mode._state.enabled:
+            for a in args:
+                if isinstance(a, Tensor) and a.requires_grad:
+                    record = True
+                    break
+        arrays = [a.data if isinstance(a, Tensor) else a for a in args]
+        if not record:
+            try:
+                out = cls.forward(_NO_GRAD_CTX, *arrays)
+            except (ValueError, TypeError, IndexError) as e:
+                _reraise(cls, args, e)
+            out = Tensor._make(_as_array(out, cls), None)
+            if cls.returns_view:
+                _share_version(args[0], out)
+            return out
+
+        nxt = []
+        needs = []
+        for a in args:
+            if isinstance(a, Tensor) and a.requires_grad:
+                nxt.append(a.grad_fn or a)
+                needs.append(True)
+            else:
+                nxt.append(a)
+                needs.append(False)
+        ctx = Node(cls, nxt, tuple(needs))
+        try:
+            raw = cls.forward(ctx, *arrays)
+        except (ValueError, TypeError, IndexError) as e:
+            _reraise(cls, args, e)
+        out = _as_array(raw, cls)
+        if out.dtype.kind != "f":  # integer and boolean results carry no gradient
+            return Tensor._make(out, None)
+        if ctx.saved:
+            _resolve_saved(ctx, args, arrays, raw, out)
+        ctx.shape = out.shape
+        ctx.dtype = out.dtype
+        t = Tensor._make(out, ctx)
+        ctx.out = weakref.ref(t)
+        for s in ctx.saved:
+            if type(s) is _SavedOutput:
+                t._vc = s.vc
+        if cls.returns_view:
+            _share_version(args[0], t)
+        return t
+
+
+_NO_GRAD_CTX = _NoGradCtx()
+
+
+def _as_array(out, cls):
+    if type(out) is np.ndarray:
+        return out
+    if isinstance(out, (tuple, list)):
+        raise TypeError(f"{cls.name}: forward must return one array (multiple outputs "
+                        "are not supported; write one Function per output)")
+    return np.asarray(out)
+
+
+def _share_version(src, out):
+    # A view shares its base's version counter, so modifying either is seen by both.
+    if isinstance(src, Tensor):
+        if src._vc is None:
+            src._vc = [0]
+        out._vc = src._vc
+
+
+def _resolve_saved(ctx, args, arrays, raw, out):
+    saved = []
+    versions = []
+    used = 0
+    for s in ctx.saved:
+        if s is raw or s is out:   # raw: forward's return before it became an array
+            saved.append(_SavedOutput(out, [0]))
+            versions.append(0)
+            continue
+        match = None
+        for i, (a, arr) in enumerate(zip(args, arrays)):
+            # The same array can sit in two tensors (x * x.detach()): prefer an
+            # argument not matched yet, so saves in argument order pair up.
+            if s is arr and isinstance(a, Tensor):
+                if not (used >> i) & 1:
+                    match = i
+                    break
+                if match is None:
+                    match = i
+        if match is not None:
+            used |= 1 << match
+            s = args[match]
+        saved.append(s)
+        if isinstance(s, Tensor):
+            vc = s._vc
+            versions.append(vc[0] if vc else 0)
+        else:
+            versions.append(None)
+    ctx.saved = tuple(saved)
+    ctx.versions = versions
+
+
+def _describe(args):
+    parts = []
+    for a in args:
+        if isinstance(a, Tensor):
+            parts.append(f"Tensor{tuple(a.data.shape)} {a.data.dtype}")
+        elif isinstance(a, np.ndarray):
+            parts.append(f"array{a.shape} {a.dtype}")
+    return ", ".join(parts)
+
+
+def _reraise(cls, args, e):
+    msg = f"{cls.name}: {e} (inputs: {_describe(args)})"
+    for kind in (IndexError, ValueError, TypeError):
+        if isinstance(e, kind):
+            raise kind(msg) from e

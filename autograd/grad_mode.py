@@ -1,0 +1,79 @@
+"""Grad mode (thread-local) and the default floating dtype (process-wide)."""
+import contextlib
+import threading
+
+import numpy as np
+
+
+class _GradState(threading.local):
+    # A class attribute is the default every thread starts from.
+    enabled = True
+
+
+_state = _GradState()
+
+
+def is_grad_enabled():
+    return _state.enabled
+
+
+class set_grad_enabled(contextlib.ContextDecorator):
+    """Turn graph recording on or off, for this thread.
+
+    Works as a plain call (``ag.set_grad_enabled(False)``), as a context
+    manager and as a decorator; leaving the context restores the previous mode.
+    """
+
+    def __init__(self, mode):
+        self.prev = _state.enabled
+        self.mode = bool(mode)
+        _state.enabled = self.mode
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        _state.enabled = self.prev
+        return False
+
+
+class no_grad(contextlib.ContextDecorator):
+    """Context manager and decorator: operations inside are not recorded."""
+
+    def __enter__(self):
+        self.prev = _state.enabled
+        _state.enabled = False
+        return self
+
+    def __exit__(self, *exc):
+        _state.enabled = self.prev
+        return False
+
+
+class enable_grad(contextlib.ContextDecorator):
+    """Context manager and decorator: turn recording back on inside ``no_grad``."""
+
+    def __enter__(self):
+        self.prev = _state.enabled
+        _state.enabled = True
+        return self
+
+    def __exit__(self, *exc):
+        _state.enabled = self.prev
+        return False
+
+
+_default_dtype = np.dtype(np.float32)
+
+
+def set_default_dtype(dtype):
+    """Dtype of float tensors built from Python numbers and lists, and of parameters."""
+    global _default_dtype
+    d = np.dtype(dtype)
+    if d.kind != "f":
+        raise TypeError(f"set_default_dtype: expected a floating dtype, got {d}")
+    _default_dtype = d
+
+
+def get_default_dtype():
+    return _default_dtype

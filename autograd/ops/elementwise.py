@@ -1,0 +1,384 @@
+"""Elementwise primitives and their derivative rules.
+
+Each rule is written with Tensor operations, so ``create_graph=True`` can
+differentiate it again. Broadcasting is undone once, in the engine, so a rule
+may return a gradient of the broadcast shape.
+"""
+import numpy as np
+from scipy import special
+
+from ..function import Function
+from ..tensor import Tensor
+
+_TWO_OVER_SQRT_PI = 2.0 / np.sqrt(np.pi)
+
+
+def _arr(x):
+    return x.data if isinstance(x, Tensor) else np.asarray(x)
+
+
+# ---------------------------------------------------------------- binary arithmetic
+class Add(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        return np.add(a, b)
+
+    @staticmethod
+    def backward(ctx, g):                       # d(a+b) = da + db
+        return g, g
+
+
+class Sub(Function):
+    name = "sub"
+
+    @staticmethod
+    def forward(ctx, a, b):
+        return np.subtract(a, b)
+
+    @staticmethod
+    def backward(ctx, g):                       # d(a-b) = da - db
+        return g, (-g if ctx.needs_input_grad[1] else None)
+
+
+class Mul(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return np.multiply(a, b)
+
+    @staticmethod
+    def backward(ctx, g):                       # d(ab) = b da + a db
+        a, b = ctx.saved_tensors
+        na, nb = ctx.needs_input_grad
+        return (g * b if na else None), (g * a if nb else None)
+
+
+class Div(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        out = np.true_divide(a, b)
+        ctx.save_for_backward(b, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):                       # d(a/b) = da/b - (a/b) db/b
+        b, out = ctx.saved_tensors
+        na, nb = ctx.needs_input_grad
+        ga = g / b if na else None
+        gb = -(g * out) / b if nb else None
+        return ga, gb
+
+
+class Pow(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        out = np.power(a, b)
+        ctx.save_for_backward(a, b, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):                       # d(a^b) = b a^(b-1) da + a^b ln(a) db
+        a, b, out = ctx.saved_tensors
+        na, nb = ctx.needs_input_grad
+        ga = g * b * a ** (b - 1) if na else None
+        gb = None
+        if nb:
+            # ln(a) is taken as 0 where a == 0, as PyTorch (0^b has no b-slope there).
+            safe_a = where(_arr(a) == 0, 1.0, a)
+            gb = g * out * log(safe_a)
+        return ga, gb
+
+
+class Maximum(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return np.maximum(a, b)
+
+    @staticmethod
+    def backward(ctx, g):                       # the larger input gets g; ties share it
+        a, b = ctx.saved_tensors
+        wa = _tie_weights(_arr(a), _arr(b))
+        na, nb = ctx.needs_input_grad
+        return (g * wa if na else None), (g * (1.0 - wa) if nb else None)
+
+
+class Minimum(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return np.minimum(a, b)
+
+    @staticmethod
+    def backward(ctx, g):                       # the smaller input gets g; ties share it
+        a, b = ctx.saved_tensors
+        wa = _tie_weights(_arr(b), _arr(a))
+        na, nb = ctx.needs_input_grad
+        return (g * wa if na else None), (g * (1.0 - wa) if nb else None)
+
+
+def _tie_weights(winner, loser):
+    w = (winner > loser).astype(np.result_type(winner, loser, np.float32))
+    w += 0.5 * (winner == loser)
+    return w
+
+
+class Where(Function):
+    @staticmethod
+    def forward(ctx, cond, a, b):
+        ctx.save_for_backward(cond)
+        return np.where(cond, a, b)
+
+    @staticmethod
+    def backward(ctx, g):                       # the gradient follows the chosen branch
+        (cond,) = ctx.saved_tensors
+        cond = _arr(cond)
+        _, na, nb = ctx.needs_input_grad
+        return (None,
+                where(cond, g, 0.0) if na else None,
+                where(cond, 0.0, g) if nb else None)
+
+
+# ---------------------------------------------------------------- unary
+class Neg(Function):
+    @staticmethod
+    def forward(ctx, x):
+        return np.negative(x)
+
+    @staticmethod
+    def backward(ctx, g):                       # d(-x) = -dx
+        return -g
+
+
+class Exp(Function):
+    @staticmethod
+    def forward(ctx, x):
+        out = np.exp(x)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):                       # d exp(x) = exp(x) dx
+        (out,) = ctx.saved_tensors
+        return g * out
+
+
+class Log(Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.log(x)
+
+    @staticmethod
+    def backward(ctx, g):                       # d ln(x) = dx / x
+        (x,) = ctx.saved_tensors
+        return g / x
+
+
+class Sqrt(Function):
+    @staticmethod
+    def forward(ctx, x):
+        out = np.sqrt(x)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):                       # d sqrt(x) = dx / (2 sqrt(x))
+        (out,) = ctx.saved_tensors
+        return g / (2.0 * out)
+
+
+class Sin(Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.sin(x)
+
+    @staticmethod
+    def backward(ctx, g):                       # d sin(x) = cos(x) dx
+        (x,) = ctx.saved_tensors
+        return g * cos(x)
+
+
+class Cos(Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.cos(x)
+
+    @staticmethod
+    def backward(ctx, g):                       # d cos(x) = -sin(x) dx
+        (x,) = ctx.saved_tensors
+        return -(g * sin(x))
+
+
+class Tanh(Function):
+    @staticmethod
+    def forward(ctx, x):
+        out = np.tanh(x)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):                       # d tanh(x) = (1 - tanh(x)^2) dx
+        (out,) = ctx.saved_tensors
+        return g * (1.0 - out * out)
+
+
+class Sigmoid(Function):
+    @staticmethod
+    def forward(ctx, x):
+        out = special.expit(x)                  # stable for large |x|, no overflow warning
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):                       # d sigmoid(x) = s (1 - s) dx
+        (out,) = ctx.saved_tensors
+        return g * (out * (1.0 - out))
+
+
+class Relu(Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.maximum(x, 0)
+
+    @staticmethod
+    def backward(ctx, g):                       # d relu(x) = [x > 0] dx (0 at the kink)
+        (x,) = ctx.saved_tensors
+        return g * (_arr(x) > 0).astype(g.dtype)
+
+
+class Abs(Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.abs(x)
+
+    @staticmethod
+    def backward(ctx, g):                       # d |x| = sign(x) dx (0 at x = 0)
+        (x,) = ctx.saved_tensors
+        return g * np.sign(_arr(x))
+
+
+class Sign(Function):
+    @staticmethod
+    def forward(ctx, x):
+        return np.sign(x)
+
+    @staticmethod
+    def backward(ctx, g):                       # piecewise constant: zero gradient
+        return g * 0.0
+
+
+class Clip(Function):
+    @staticmethod
+    def forward(ctx, x, lo, hi):
+        ctx.save_for_backward(x, lo, hi)
+        if lo is None and hi is None:
+            raise ValueError("at least one of lo and hi must be given")
+        return np.clip(x, lo, hi)
+
+    @staticmethod
+    def backward(ctx, g):                       # passes g where lo <= x <= hi, as PyTorch
+        x, lo, hi = ctx.saved_tensors
+        x = _arr(x)
+        inside = np.ones(x.shape, dtype=bool)
+        if lo is not None:
+            inside &= x >= _arr(lo)
+        if hi is not None:
+            inside &= x <= _arr(hi)
+        return g * inside.astype(g.dtype), None, None
+
+
+class Erf(Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return special.erf(x)
+
+    @staticmethod
+    def backward(ctx, g):                       # d erf(x) = 2/sqrt(pi) exp(-x^2) dx
+        (x,) = ctx.saved_tensors
+        return g * (_TWO_OVER_SQRT_PI * exp(-(x * x)))
+
+
+class Log1p(Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.log1p(x)
+
+    @staticmethod
+    def backward(ctx, g):                       # d ln(1+x) = dx / (1+x)
+        (x,) = ctx.saved_tensors
+        return g / (1.0 + x)
+
+
+class Expm1(Function):
+    @staticmethod
+    def forward(ctx, x):
+        out = np.expm1(x)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):                       # d (e^x - 1) = e^x dx
+        (out,) = ctx.saved_tensors
+        return g * (out + 1.0)
+
+
+class Cast(Function):
+    name = "astype"
+
+    @staticmethod
+    def forward(ctx, x, dtype):
+        ctx.save_for_backward(np.dtype(x.dtype))
+        return x.astype(dtype)
+
+    @staticmethod
+    def backward(ctx, g):                       # the gradient goes back in the input's dtype
+        (dtype,) = ctx.saved_tensors
+        return Cast.apply(g, dtype), None
+
+
+# ---------------------------------------------------------------- public functions
+def add(a, b): return Add.apply(a, b)
+def sub(a, b): return Sub.apply(a, b)
+def mul(a, b): return Mul.apply(a, b)
+def div(a, b): return Div.apply(a, b)
+def pow(a, b): return Pow.apply(a, b)  # noqa: A001
+def maximum(a, b): return Maximum.apply(a, b)
+def minimum(a, b): return Minimum.apply(a, b)
+def neg(x): return Neg.apply(x)
+def exp(x): return Exp.apply(x)
+def log(x): return Log.apply(x)
+def sqrt(x): return Sqrt.apply(x)
+def sin(x): return Sin.apply(x)
+def cos(x): return Cos.apply(x)
+def tanh(x): return Tanh.apply(x)
+def sigmoid(x): return Sigmoid.apply(x)
+def relu(x): return Relu.apply(x)
+def abs(x): return Abs.apply(x)  # noqa: A001
+def sign(x): return Sign.apply(x)
+def erf(x): return Erf.apply(x)
+def log1p(x): return Log1p.apply(x)
+def expm1(x): return Expm1.apply(x)
+
+
+def clip(x, lo=None, hi=None):
+    """Limit values to [lo, hi]; either bound may be None."""
+    return Clip.apply(x, lo, hi)
+
+
+def where(cond, a, b):
+    """``a`` where ``cond`` is true, else ``b`` (cond is never differentiated)."""
+    return Where.apply(np.asarray(_arr(cond), dtype=bool), a, b)
+
+
+def astype(x, dtype):
+    dtype = np.dtype(dtype)
+    if isinstance(x, Tensor) and x.data.dtype == dtype:
+        return x
+    return Cast.apply(x, dtype)

@@ -1,0 +1,179 @@
+"""Reductions. Primitives: sum, max/min, prod; composites: mean, var, std, logsumexp."""
+import builtins
+
+import numpy as np
+
+from ..function import Function
+from ..tensor import Tensor
+from . import elementwise as ew
+from .shape import broadcast_to, moveaxis, reshape
+
+
+def _axes(axis, ndim, op):
+    """Normalise ``axis`` (None, int or tuple) to a sorted tuple of non-negative ints."""
+    if axis is None:
+        return tuple(range(ndim))
+    if isinstance(axis, (int, np.integer)):
+        axis = (int(axis),)
+    out = []
+    for a in axis:
+        if not -ndim <= a < builtins.max(ndim, 1):
+            raise ValueError(f"{op}: axis {a} is out of range for a tensor of {ndim} dims")
+        out.append(a % ndim if ndim else 0)
+    if len(set(out)) != len(out):
+        raise ValueError(f"{op}: repeated axis in {axis}")
+    return tuple(sorted(out))
+
+
+def _keepdims_shape(shape, axes):
+    return tuple(1 if i in axes else s for i, s in enumerate(shape))
+
+
+def _expand(g, x_shape, axes):
+    """A reduced gradient back to the input's shape (the adjoint of a reduction)."""
+    return broadcast_to(reshape(g, _keepdims_shape(x_shape, axes)), x_shape)
+
+
+class Sum(Function):
+    @staticmethod
+    def forward(ctx, x, axes, keepdims):
+        ctx.save_for_backward(x.shape)
+        return np.sum(x, axis=axes, keepdims=keepdims)
+
+    @staticmethod
+    def backward(ctx, g):                       # each summed element gets g
+        (shape,) = ctx.saved_tensors
+        return _expand(g, shape, ctx.next[1]), None, None
+
+
+class _Extreme(Function):
+    """max/min over axes; tied extremes share the gradient equally."""
+
+    reduce = None
+
+    @classmethod
+    def forward(cls, ctx, x, axes, keepdims):
+        out = cls.reduce(x, axis=axes, keepdims=True)
+        ctx.save_for_backward(x, out)
+        return out if keepdims else np.squeeze(out, axis=axes)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, out = ctx.saved_tensors
+        axes = ctx.next[1]
+        hit = (x.data == out).astype(g.dtype)
+        weights = hit / hit.sum(axis=axes, keepdims=True)
+        return _expand(g, x.shape, axes) * weights, None, None
+
+
+class Max(_Extreme):
+    reduce = staticmethod(np.max)
+
+
+class Min(_Extreme):
+    reduce = staticmethod(np.min)
+
+
+class Prod(Function):
+    @staticmethod
+    def forward(ctx, x, axes, keepdims):
+        out = np.prod(x, axis=axes, keepdims=keepdims)
+        ctx.save_for_backward(x, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):                       # d prod = (product of the others) dx_i
+        x, out = ctx.saved_tensors
+        axes = ctx.next[1]
+        ge = _expand(g, x.shape, axes)
+        if np.all(x.data != 0):
+            return ge * (_expand(out, x.shape, axes) / x), None, None
+        return ge * _product_of_others(x, axes), None, None
+
+
+def _product_of_others(x, axes):
+    # With zeros present out / x is undefined: multiply the others explicitly, with
+    # Tensor ops so the rule stays differentiable. Costs n^2 per reduced group.
+    rest = tuple(i for i in range(x.ndim) if i not in axes)
+    moved = moveaxis(x, axes + rest, tuple(range(x.ndim)))      # reduced axes first
+    lead = moved.shape[:len(axes)]
+    n = int(np.prod(lead))
+    flat = reshape(moved, (n,) + moved.shape[len(axes):])
+    rows = broadcast_to(reshape(flat, (1,) + flat.shape), (n,) + flat.shape)
+    eye = np.eye(n, dtype=bool).reshape((n, n) + (1,) * (flat.ndim - 1))
+    others = prod(ew.where(eye, 1.0, rows), axis=1)              # (n, rest...)
+    back = reshape(others, moved.shape)
+    return moveaxis(back, tuple(range(x.ndim)), axes + rest)
+
+
+def sum(x, axis=None, keepdims=False):  # noqa: A001
+    return Sum.apply(x, _axes(axis, np.ndim(x), "sum"), keepdims)
+
+
+def max(x, axis=None, keepdims=False):  # noqa: A001
+    _check_nonempty(x, axis, "max")
+    return Max.apply(x, _axes(axis, np.ndim(x), "max"), keepdims)
+
+
+def min(x, axis=None, keepdims=False):  # noqa: A001
+    _check_nonempty(x, axis, "min")
+    return Min.apply(x, _axes(axis, np.ndim(x), "min"), keepdims)
+
+
+def prod(x, axis=None, keepdims=False):
+    return Prod.apply(x, _axes(axis, np.ndim(x), "prod"), keepdims)
+
+
+def _check_nonempty(x, axis, op):
+    if np.size(x) == 0:
+        raise ValueError(f"{op}: the reduction of an empty tensor (shape {np.shape(x)}) "
+                         "has no identity")
+
+
+def _count(x, axes):
+    shape = np.shape(x)
+    return int(np.prod([shape[a] for a in axes])) if axes else 1
+
+
+def mean(x, axis=None, keepdims=False):
+    """Arithmetic mean: sum(x) / n."""
+    axes = _axes(axis, np.ndim(x), "mean")
+    n = _count(x, axes)
+    if n == 0:
+        raise ValueError(f"mean: mean of an empty selection (shape {np.shape(x)}, axis {axis})")
+    return sum(x, axes, keepdims) / n
+
+
+def var(x, axis=None, ddof=0, keepdims=False):
+    """Variance: sum((x - mean(x))^2) / (n - ddof)."""
+    axes = _axes(axis, np.ndim(x), "var")
+    n = _count(x, axes)
+    if n - ddof <= 0:
+        raise ValueError(f"var: {n} elements with ddof={ddof} leave no degrees of freedom")
+    centred = x - mean(x, axes, keepdims=True)
+    return sum(centred * centred, axes, keepdims) / (n - ddof)
+
+
+def std(x, axis=None, ddof=0, keepdims=False):
+    """Standard deviation: sqrt(var(x))."""
+    return ew.sqrt(var(x, axis, ddof, keepdims))
+
+
+def logsumexp(x, axis=None, keepdims=False):
+    """log(sum(exp(x))), computed as m + log(sum(exp(x - m))) with m = max(x)."""
+    axes = _axes(axis, np.ndim(x), "logsumexp")
+    data = x.data if isinstance(x, Tensor) else np.asarray(x)
+    m = np.max(data, axis=axes, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0.0).astype(data.dtype)   # all -inf rows stay -inf
+    out = ew.log(sum(ew.exp(x - m), axes, keepdims=True)) + m
+    return out if keepdims else reshape(out, tuple(s for i, s in enumerate(out.shape) if i not in axes))
+
+
+def argmax(x, axis=None, keepdims=False):
+    data = x.data if isinstance(x, Tensor) else np.asarray(x)
+    return Tensor._make(np.asarray(np.argmax(data, axis=axis, keepdims=keepdims)), None)
+
+
+def argmin(x, axis=None, keepdims=False):
+    data = x.data if isinstance(x, Tensor) else np.asarray(x)
+    return Tensor._make(np.asarray(np.argmin(data, axis=axis, keepdims=keepdims)), None)

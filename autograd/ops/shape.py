@@ -1,0 +1,301 @@
+"""Shape primitives (reshape, transpose, broadcast and its adjoint sum_to, indexing,
+concatenation, padding) and the composites built on them."""
+import numpy as np
+
+from ..function import Function
+from ..tensor import Tensor
+
+
+def _shape_arg(shape):
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        return tuple(shape[0])
+    return tuple(shape)
+
+
+class Reshape(Function):
+    returns_view = True
+
+    @staticmethod
+    def forward(ctx, x, shape):
+        ctx.save_for_backward(x.shape)
+        return np.reshape(x, shape)
+
+    @staticmethod
+    def backward(ctx, g):                       # reshape back
+        (shape,) = ctx.saved_tensors
+        return Reshape.apply(g, shape), None
+
+
+class Transpose(Function):
+    returns_view = True
+
+    @staticmethod
+    def forward(ctx, x, axes):
+        return np.transpose(x, axes)
+
+    @staticmethod
+    def backward(ctx, g):                       # transpose by the inverse permutation
+        axes = ctx.next[1]
+        return Transpose.apply(g, tuple(np.argsort(axes))), None
+
+
+class BroadcastTo(Function):
+    name = "broadcast_to"
+    returns_view = True
+
+    @staticmethod
+    def forward(ctx, x, shape):
+        return np.broadcast_to(x, shape)
+
+    @staticmethod
+    def backward(ctx, g):                       # the adjoint of broadcasting: sum back
+        return sum_to(g, ctx.next[0].shape), None
+
+
+class SumTo(Function):
+    """Sum a broadcast array back to ``shape``: the adjoint of ``broadcast_to``."""
+
+    name = "sum_to"
+
+    @staticmethod
+    def forward(ctx, x, shape):
+        lead = x.ndim - len(shape)
+        axes = tuple(range(lead)) + tuple(
+            lead + i for i, s in enumerate(shape) if s == 1 and x.shape[lead + i] != 1)
+        out = np.sum(x, axis=axes, keepdims=True) if axes else x
+        if lead:
+            out = out.reshape(shape)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        return BroadcastTo.apply(g, ctx.next[0].shape), None
+
+
+def sum_to(x, shape):
+    shape = tuple(shape)
+    if x.shape == shape:
+        return x
+    if len(shape) > x.ndim or any(s != 1 and s != xs for s, xs in
+                                  zip(shape[::-1], x.shape[::-1])):
+        raise ValueError(f"sum_to: cannot reduce shape {x.shape} to {shape}")
+    return SumTo.apply(x, shape)
+
+
+# ---------------------------------------------------------------- indexing
+def normalize_index(index):
+    """Tensors become arrays; boolean masks become integer arrays (np.nonzero)."""
+    if not isinstance(index, tuple):
+        index = (index,)
+    out = []
+    for ix in index:
+        if isinstance(ix, Tensor):
+            ix = ix.data
+        elif isinstance(ix, list):
+            ix = np.asarray(ix)
+        if isinstance(ix, np.ndarray) and ix.dtype == bool:
+            out.extend(np.nonzero(ix))
+        else:
+            out.append(ix)
+    return tuple(out)
+
+
+def _is_basic(index):
+    return all(ix is None or ix is Ellipsis or isinstance(ix, (slice, int, np.integer))
+               for ix in index)
+
+
+class Getitem(Function):
+    @staticmethod
+    def forward(ctx, x, index):
+        ctx.save_for_backward(x.shape)
+        return x[index]
+
+    @staticmethod
+    def backward(ctx, g):                       # scatter g back; repeats accumulate
+        (shape,) = ctx.saved_tensors
+        return IndexAdd.apply(g, shape, ctx.next[1]), None
+
+
+class BasicGetitem(Getitem):
+    name = "getitem"
+    returns_view = True
+
+
+class IndexAdd(Function):
+    """zeros(shape) with ``g`` added at ``index``: the adjoint of indexing."""
+
+    name = "index_add"
+
+    @staticmethod
+    def forward(ctx, g, shape, index):
+        out = np.zeros(shape, dtype=g.dtype)
+        if _is_basic(index):
+            out[index] = g
+        else:
+            np.add.at(out, index, g)
+        return out
+
+    @staticmethod
+    def backward(ctx, gg):
+        return getitem(gg, ctx.next[2]), None, None
+
+
+class IndexPut(Function):
+    """A copy of ``x`` with ``value`` written at ``index`` (``x[index] = value``)."""
+
+    name = "setitem"
+
+    @staticmethod
+    def forward(ctx, x, index, value):
+        out = x.copy()
+        out[index] = value
+        return out
+
+    @staticmethod
+    def backward(ctx, g):                       # overwritten places pass nothing to x
+        index = ctx.next[1]
+        _, _, nv = ctx.needs_input_grad
+        gx = IndexPut.apply(g, index, 0.0) if ctx.needs_input_grad[0] else None
+        return gx, None, (getitem(g, index) if nv else None)
+
+
+def getitem(x, index):
+    index = normalize_index(index)
+    if _is_basic(index):
+        return BasicGetitem.apply(x, index)
+    return Getitem.apply(x, index)
+
+
+# ---------------------------------------------------------------- joining and padding
+class Concatenate(Function):
+    @staticmethod
+    def forward(ctx, axis, *xs):
+        return np.concatenate(xs, axis=axis)
+
+    @staticmethod
+    def backward(ctx, g):                       # each input gets its slice of g
+        axis = ctx.next[0]
+        grads = [None]
+        start = 0
+        for e in ctx.next[1:]:
+            n = e.shape[axis]
+            index = (slice(None),) * (axis % g.ndim) + (slice(start, start + n),)
+            grads.append(getitem(g, index))
+            start += n
+        return tuple(grads)
+
+
+class Pad(Function):
+    @staticmethod
+    def forward(ctx, x, pad_width, value):
+        return np.pad(x, pad_width, mode="constant", constant_values=value)
+
+    @staticmethod
+    def backward(ctx, g):                       # cut the padding off
+        pad_width = ctx.next[1]
+        index = tuple(slice(lo, g.shape[i] - hi) for i, (lo, hi) in enumerate(pad_width))
+        return getitem(g, index), None, None
+
+
+# ---------------------------------------------------------------- public functions
+def reshape(x, *shape):
+    shape = _shape_arg(shape)
+    return Reshape.apply(x, shape)
+
+
+def transpose(x, *axes):
+    axes = _shape_arg(axes)
+    ndim = np.ndim(x)
+    if not axes:
+        axes = tuple(range(ndim))[::-1]
+    if sorted(a % ndim for a in axes) != list(range(ndim)) or len(axes) != ndim:
+        raise ValueError(f"transpose: axes {axes} are not a permutation of a "
+                         f"{ndim}-d tensor's axes")
+    return Transpose.apply(x, tuple(a % ndim for a in axes))
+
+
+def moveaxis(x, source, destination):
+    ndim = np.ndim(x)
+    source = [s % ndim for s in np.atleast_1d(source)]
+    destination = [d % ndim for d in np.atleast_1d(destination)]
+    order = [a for a in range(ndim) if a not in source]
+    for d, s in sorted(zip(destination, source)):
+        order.insert(d, s)
+    return transpose(x, *order)
+
+
+def swapaxes(x, a, b):
+    axes = list(range(np.ndim(x)))
+    axes[a], axes[b] = axes[b], axes[a]
+    return transpose(x, *axes)
+
+
+def squeeze(x, axis=None):
+    shape = np.shape(x)
+    if axis is None:
+        axes = [i for i, s in enumerate(shape) if s == 1]
+    else:
+        axes = [a % len(shape) for a in np.atleast_1d(axis)]
+        for a in axes:
+            if shape[a] != 1:
+                raise ValueError(f"squeeze: axis {a} has size {shape[a]}, not 1 "
+                                 f"(shape {shape})")
+    return reshape(x, tuple(s for i, s in enumerate(shape) if i not in axes))
+
+
+def expand_dims(x, axis):
+    return reshape(x, np.expand_dims(np.empty(np.shape(x), dtype=bool), axis).shape)
+
+
+def flatten(x):
+    return reshape(x, (-1,))
+
+
+def broadcast_to(x, shape):
+    shape = tuple(shape)
+    if np.shape(x) == shape:
+        return x
+    return BroadcastTo.apply(x, shape)
+
+
+def concatenate(tensors, axis=0):
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError("concatenate: need at least one tensor")
+    return Concatenate.apply(axis, *tensors)
+
+
+def stack(tensors, axis=0):
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError("stack: need at least one tensor")
+    shapes = {np.shape(t) for t in tensors}
+    if len(shapes) > 1:
+        raise ValueError(f"stack: all tensors must have the same shape, got {sorted(shapes)}")
+    return concatenate([expand_dims(t, axis) for t in tensors], axis=axis)
+
+
+def split(x, indices_or_sections, axis=0):
+    """NumPy's ``np.split``: equal sections, or cut before the given indices."""
+    n = np.shape(x)[axis]
+    if isinstance(indices_or_sections, (int, np.integer)):
+        if n % indices_or_sections:
+            raise ValueError(f"split: axis {axis} of size {n} does not divide into "
+                             f"{indices_or_sections} equal sections")
+        step = n // indices_or_sections
+        cuts = list(range(step, n, step))[:indices_or_sections - 1]
+    else:
+        cuts = list(indices_or_sections)
+    bounds = [0] + cuts + [n]
+    lead = (slice(None),) * (axis % np.ndim(x))
+    return [getitem(x, lead + (slice(lo, hi),)) for lo, hi in zip(bounds[:-1], bounds[1:])]
+
+
+def pad(x, pad_width, constant_values=0):
+    """Constant padding with NumPy's ``pad_width`` forms (int, pair, per-axis pairs)."""
+    ndim = np.ndim(x)
+    pw = np.broadcast_to(np.asarray(pad_width, dtype=np.int64), (ndim, 2))
+    if (pw < 0).any():
+        raise ValueError(f"pad: negative pad_width {pad_width}")
+    return Pad.apply(x, tuple(map(tuple, pw.tolist())), constant_values)

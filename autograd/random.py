@@ -1,0 +1,16 @@
+"""One global NumPy Generator for everything random (rand, randn, init, dropout)."""
+import numpy as np
+
+_rng = np.random.default_rng()
+
+
+def manual_seed(seed):
+    """Reseed the global generator, making rand/randn/init/dropout reproducible."""
+    global _rng
+    _rng = np.random.default_rng(seed)
+    return _rng
+
+
+def get_rng():
+    """The global ``np.random.Generator`` (use it for any randomness of your own)."""
+    return _rng

@@ -1,0 +1,1 @@
+"""chainrule.nn: modules, layers, activations, losses (built on autograd)."""

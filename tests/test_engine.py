@@ -1,0 +1,453 @@
+"""The engine: graph walking, accumulation, freeing, modes, hooks, errors, dtypes."""
+import gc
+import threading
+import weakref
+
+import numpy as np
+import pytest
+
+import autograd as ag
+
+
+def leaf(values, dtype=np.float64):
+    return ag.Tensor(np.asarray(values, dtype=dtype), requires_grad=True)
+
+
+# ---------------------------------------------------------------- graph shapes
+def test_diamond_sums_both_paths():
+    a = leaf(3.0)
+    b = a + a
+    c = b * b          # c = 4a^2, dc/da = 8a
+    c.backward()
+    assert a.grad.item() == 24.0
+
+
+def test_reuse_of_a_tensor_in_many_ops():
+    x = leaf([1.0, 2.0])
+    y = (x * x * x + x.exp() * x).sum()     # d/dx = 3x^2 + e^x (1 + x)
+    y.backward()
+    np.testing.assert_allclose(x.grad.data, 3 * x.data ** 2 + np.exp(x.data) * (1 + x.data))
+
+
+def test_gradients_accumulate_over_backward_calls():
+    x = leaf([1.0, -2.0])
+    (x * 3).sum().backward()
+    (x * x).sum().backward()
+    np.testing.assert_allclose(x.grad.data, 3 + 2 * x.data)
+
+
+def test_grad_buffers_are_not_shared_between_leaves():
+    a, b = leaf([1.0, 2.0]), leaf([3.0, 4.0])
+    (a + b).sum().backward()
+    a.grad.data *= 10       # as clip_grad_norm_ would do
+    np.testing.assert_allclose(b.grad.data, [1.0, 1.0])
+
+
+def test_million_node_chain_backward_and_free():
+    x = leaf(np.ones(1))
+    y = x * 1.0
+    probe = weakref.ref(y.grad_fn)          # the deepest node of the chain
+    for _ in range(1_000_000 - 1):
+        y = y * 1.0
+    y.sum().backward()
+    assert x.grad.data[0] == 1.0
+    del y
+    gc.collect()
+    assert probe() is None
+
+
+def test_intermediate_arrays_are_freed_after_backward():
+    x = leaf(np.ones(1000))
+    h = x.exp()
+    probe = weakref.ref(h.data)
+    loss = (h * 2).tanh().sum()
+    del h
+    assert probe() is not None      # saved for exp's backward
+    loss.backward()
+    gc.collect()
+    assert probe() is None
+
+
+def test_second_backward_through_freed_graph_raises():
+    x = leaf([1.0, 2.0])
+    y = (x * x).sum()
+    y.backward()
+    with pytest.raises(RuntimeError, match="second time"):
+        y.backward()
+
+
+def test_retain_graph_allows_a_second_backward():
+    x = leaf([1.0, 2.0])
+    y = (x * x).sum()
+    y.backward(retain_graph=True)
+    y.backward()
+    np.testing.assert_allclose(x.grad.data, 4 * x.data)
+
+
+# ---------------------------------------------------------------- grad()
+def test_grad_returns_without_touching_dot_grad():
+    x = leaf([1.0, 2.0])
+    (g,) = ag.grad((x ** 3).sum(), x)
+    np.testing.assert_allclose(g.data, 3 * x.data ** 2)
+    assert x.grad is None
+
+
+def test_grad_of_non_leaf_input():
+    x = leaf([1.0, 2.0])
+    h = x * 2
+    (g,) = ag.grad((h * h).sum(), [h])
+    np.testing.assert_allclose(g.data, 2 * h.data)
+
+
+def test_grad_allow_unused():
+    x, z = leaf(1.0), leaf(2.0)
+    with pytest.raises(RuntimeError, match="allow_unused"):
+        ag.grad(x * 2, [x, z])
+    gx, gz = ag.grad(x * 2, [x, z], allow_unused=True)
+    assert gx.item() == 2.0 and gz is None
+
+
+def test_create_graph_gives_higher_derivatives():
+    x = leaf(0.7)
+    y = x.sin()
+    (d1,) = ag.grad(y, x, create_graph=True)
+    (d2,) = ag.grad(d1, x, create_graph=True)
+    (d3,) = ag.grad(d2, x)
+    assert np.isclose(d1.item(), np.cos(0.7))
+    assert np.isclose(d2.item(), -np.sin(0.7))
+    assert np.isclose(d3.item(), -np.cos(0.7))
+
+
+def test_backward_create_graph_makes_dot_grad_differentiable():
+    x = leaf([1.0, 2.0])
+    (x ** 3).sum().backward(create_graph=True)
+    assert x.grad.requires_grad
+    (gg,) = ag.grad(x.grad.sum(), x)
+    np.testing.assert_allclose(gg.data, 6 * x.data)
+
+
+def test_gradient_penalty_needs_no_explicit_retain_graph():
+    x = leaf([1.0, 2.0])
+    loss = (x ** 2).sum()
+    (g,) = ag.grad(loss, x, create_graph=True)
+    (loss + (g * g).sum()).backward()          # retain_graph defaults to create_graph
+    np.testing.assert_allclose(x.grad.data, 2 * x.data + 8 * x.data)
+
+
+# ---------------------------------------------------------------- modes
+def test_no_grad_context_and_decorator():
+    x = leaf([1.0])
+    with ag.no_grad():
+        assert not (x * 2).requires_grad
+        with ag.enable_grad():
+            assert (x * 2).requires_grad
+
+    @ag.no_grad()
+    def f(t):
+        return t * 2
+
+    assert not f(x).requires_grad
+    assert (x * 2).requires_grad
+    ag.set_grad_enabled(False)
+    assert not ag.is_grad_enabled()
+    ag.set_grad_enabled(True)
+    with ag.set_grad_enabled(False):
+        assert not ag.is_grad_enabled()
+    assert ag.is_grad_enabled()
+
+
+def test_no_grad_is_thread_local():
+    seen = {}
+    started, release = threading.Event(), threading.Event()
+
+    def worker():
+        with ag.no_grad():
+            started.set()
+            release.wait(5)
+            seen["worker"] = ag.is_grad_enabled()
+
+    t = threading.Thread(target=worker)
+    t.start()
+    started.wait(5)
+    seen["main"] = ag.is_grad_enabled()
+    release.set()
+    t.join()
+    assert seen == {"main": True, "worker": False}
+
+
+def test_detach_cuts_the_graph_and_shares_data():
+    x = leaf([1.0, 2.0])
+    d = (x * 2).detach()
+    assert not d.requires_grad and d.grad_fn is None
+    y = (x * d).sum()
+    y.backward()
+    np.testing.assert_allclose(x.grad.data, d.data)
+
+
+# ---------------------------------------------------------------- hooks
+def test_hooks_see_and_replace_gradients():
+    x = leaf([1.0, 2.0])
+    h = x * 3
+    seen = []
+    h.register_hook(lambda g: seen.append(g.data.copy()))
+    handle = x.register_hook(lambda g: g * 0 + 7)
+    h.sum().backward()
+    np.testing.assert_allclose(seen[0], [1.0, 1.0])
+    np.testing.assert_allclose(x.grad.data, [7.0, 7.0])
+    handle.remove()
+    x.grad = None
+    (x * 3).sum().backward()
+    np.testing.assert_allclose(x.grad.data, [3.0, 3.0])
+
+
+def test_retain_grad_on_non_leaf():
+    x = leaf([1.0, 2.0])
+    h = x * 3
+    h.retain_grad()
+    (h * h).sum().backward()
+    np.testing.assert_allclose(h.grad.data, 2 * h.data)
+
+
+# ---------------------------------------------------------------- in place and versions
+def test_in_place_change_of_saved_tensor_raises_naming_the_op():
+    x = leaf([1.0, 2.0])
+    h = x * 2
+    y = (h * h).sum()
+    with ag.no_grad():
+        h += 1
+    with pytest.raises(RuntimeError, match="needed by `mul` for its gradient was modified in place"):
+        y.backward()
+
+
+def test_in_place_on_a_view_bumps_the_base_version():
+    x = leaf(np.ones((2, 2)))
+    h = x.exp()
+    y = h.sum()          # exp saved its output h
+    v = h.reshape(4)
+    with ag.no_grad():
+        v *= 2
+    with pytest.raises(RuntimeError, match="exp"):
+        y.backward()
+
+
+def test_in_place_on_leaf_requiring_grad_raises():
+    x = leaf([1.0, 2.0])
+    with pytest.raises(RuntimeError, match="leaf"):
+        x += 1
+    with pytest.raises(RuntimeError, match="leaf"):
+        x[0] = 5.0
+    with ag.no_grad():
+        x -= 1
+        x[1] = 5.0
+    np.testing.assert_allclose(x.data, [0.0, 5.0])
+    assert x._version == 2
+
+
+def test_in_place_on_non_leaf_is_recorded():
+    x = leaf([1.0, 2.0])
+    h = x * 2
+    h *= x           # h = 2x^2
+    h += 1
+    h.sum().backward()
+    np.testing.assert_allclose(x.grad.data, 4 * x.data)
+
+
+def test_setitem_on_non_leaf_is_recorded():
+    x = leaf([1.0, 2.0, 3.0])
+    w = leaf(5.0)
+    h = x * 1.0
+    h[1] = w * 2
+    h.sum().backward()
+    np.testing.assert_allclose(x.grad.data, [1.0, 0.0, 1.0])
+    assert w.grad.item() == 2.0
+
+
+def test_setitem_on_plain_tensor_with_grad_value():
+    w = leaf([1.0, 2.0])
+    buf = ag.zeros(3, dtype=np.float64)
+    buf[1:] = w * w
+    buf.sum().backward()
+    np.testing.assert_allclose(w.grad.data, 2 * w.data)
+
+
+# ---------------------------------------------------------------- custom functions
+class Cube(ag.Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x ** 3
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return 3 * x ** 2 * grad
+
+
+class WrongCube(Cube):
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return 2 * x ** 2 * grad
+
+
+def test_custom_function_passes_gradcheck_and_gradgradcheck():
+    x = leaf(np.linspace(-1, 1, 5))
+    assert ag.gradcheck(Cube.apply, [x])
+    assert ag.gradgradcheck(Cube.apply, [x])
+    assert Cube.apply(x).grad_fn.name == "cube"
+
+
+def test_wrong_custom_function_fails_gradcheck_with_details():
+    x = leaf(np.linspace(-1, 1, 5))
+    with pytest.raises(ag.GradcheckError, match=r"input 0 .* analytic .* numeric"):
+        ag.gradcheck(WrongCube.apply, [x])
+    assert ag.gradcheck(WrongCube.apply, [x], raise_exception=False) is False
+
+
+def test_gradcheck_refuses_float32():
+    x = ag.tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(TypeError, match="float64"):
+        ag.gradcheck(lambda t: t * 2, [x])
+
+
+def test_numerical_jacobian_shape_and_values():
+    x = leaf([1.0, 2.0, 3.0])
+    (J,) = ag.numerical_jacobian(lambda t: t[:2] * t[1:], [x])
+    np.testing.assert_allclose(J, [[2, 1, 0], [0, 3, 2]], atol=1e-6)
+
+
+# ---------------------------------------------------------------- dtypes and factories
+def test_default_dtype_rules():
+    assert ag.tensor([1.0, 2.0]).dtype == np.float32
+    assert ag.tensor(3.0).dtype == np.float32
+    assert ag.tensor([1, 2]).dtype == np.int64
+    assert ag.tensor(np.ones(2)).dtype == np.float64
+    assert (ag.tensor([1.0]) * 2.5).dtype == np.float32
+    ag.set_default_dtype("float64")
+    assert ag.tensor([1.0]).dtype == np.float64
+    assert ag.zeros(2, 3).dtype == np.float64
+    with pytest.raises(TypeError):
+        ag.set_default_dtype(np.int32)
+
+
+def test_factories():
+    assert ag.zeros(2, 3).shape == ag.zeros((2, 3)).shape == (2, 3)
+    assert ag.ones(4).dtype == np.float32
+    assert ag.full((2,), 1.5).dtype == np.float32
+    assert ag.arange(5).dtype == np.int64
+    assert ag.arange(0.0, 1.0, 0.25).dtype == np.float32
+    assert ag.eye(3).data.trace() == 3
+    ag.manual_seed(3)
+    a = ag.randn(4)
+    ag.manual_seed(3)
+    np.testing.assert_array_equal(a.data, ag.randn(4).data)
+    assert ag.rand(2, 2, requires_grad=True).requires_grad
+    assert ag.zeros_like(a).shape == (4,) and ag.ones_like(a).data.sum() == 4
+
+
+def test_tensor_copies_but_Tensor_wraps():
+    arr = np.ones(3)
+    assert ag.Tensor(arr).data is arr
+    assert ag.tensor(arr).data is not arr
+
+
+def test_tensor_api_basics():
+    t = ag.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    assert t.shape == (2, 2) and t.ndim == 2 and t.size == 4 and t.is_leaf
+    assert t.T.shape == (2, 2) and len(t) == 2
+    assert t.tolist() == [[1.0, 2.0], [3.0, 4.0]]
+    assert np.asarray(t).shape == (2, 2)
+    assert "requires_grad=True" in repr(t)
+    assert "grad_fn=<mul>" in repr(t * 2)
+    assert (t > 2).dtype == bool and not (t > 2).requires_grad
+    assert {t: 1}[t] == 1
+    assert (t.sum() * 1).item() == 10.0
+    assert float(t[0, 0]) == 1.0
+    assert [row.shape for row in t] == [(2,), (2,)]
+    assert t.argmax().item() == 3 and t.argmin(axis=0).tolist() == [0, 0]
+
+
+def test_numpy_array_on_the_left_gives_a_tensor():
+    t = ag.tensor([1.0, 2.0], requires_grad=True)
+    for out in (np.ones(2) + t, np.ones(2) * t, np.ones(2) - t, np.ones(2) / t,
+                np.ones((3, 2)) @ t):
+        assert isinstance(out, ag.Tensor) and out.requires_grad
+
+
+def test_float32_grads_flow_through_float64_constants():
+    w = ag.tensor([1.0, 2.0], requires_grad=True)         # float32
+    (w * np.array([0.5, 0.5])).sum().backward()           # float64 constant
+    assert w.grad.dtype == np.float32
+
+
+# ---------------------------------------------------------------- bad input
+def test_requires_grad_on_integer_tensor_raises():
+    with pytest.raises(TypeError, match="int64"):
+        ag.tensor([1, 2], requires_grad=True)
+
+
+def test_broadcast_mismatch_names_op_and_shapes():
+    a, b = ag.ones(2, 3), ag.ones(4)
+    with pytest.raises(ValueError, match=r"add: .*\(2, ?3\).*\(4,\).*float32"):
+        a + b
+
+
+def test_matmul_mismatch_names_op_and_shapes():
+    with pytest.raises(ValueError, match=r"matmul: .*\(2, 3\).*\(4, 5\)"):
+        ag.ones(2, 3) @ ag.ones(4, 5)
+
+
+def test_backward_on_non_scalar_without_gradient():
+    x = leaf([1.0, 2.0])
+    with pytest.raises(RuntimeError, match=r"one element.*\(2,\)"):
+        (x * 2).backward()
+
+
+def test_backward_on_tensor_without_grad():
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        ag.tensor(1.0).backward()
+
+
+def test_backward_gradient_of_wrong_shape():
+    x = leaf([1.0, 2.0])
+    with pytest.raises(RuntimeError, match="shape"):
+        (x * 2).backward(np.ones(3))
+
+
+def test_forward_returning_a_tuple_is_refused():
+    class Two(ag.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x, x
+
+    with pytest.raises(TypeError, match="one array"):
+        Two.apply(leaf([1.0]))
+
+
+def test_reduction_errors():
+    with pytest.raises(ValueError, match="axis"):
+        ag.ones(2, 3).sum(axis=2)
+    with pytest.raises(ValueError, match="empty"):
+        ag.zeros(0).max()
+    with pytest.raises(ValueError, match="ddof"):
+        ag.ones(1).var(ddof=1)
+
+
+def test_split_follows_numpy():
+    x = ag.arange(6.0)
+    assert [p.tolist() for p in ag.split(x, 3)] == [[0, 1], [2, 3], [4, 5]]
+    assert [p.tolist() for p in x.split([1, 4])] == [[0], [1, 2, 3], [4, 5]]
+    with pytest.raises(ValueError, match="equal"):
+        ag.split(x, 4)
+
+
+def test_max_ties_share_the_gradient():
+    x = leaf([1.0, 3.0, 3.0])
+    x.max().backward()
+    np.testing.assert_allclose(x.grad.data, [0.0, 0.5, 0.5])
+
+
+def test_getitem_repeated_indices_accumulate():
+    x = leaf([1.0, 2.0, 3.0])
+    x[[0, 0, 2]].sum().backward()
+    np.testing.assert_allclose(x.grad.data, [2.0, 0.0, 1.0])

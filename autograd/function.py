@@ -130,6 +130,7 @@ class Function:
     """
 
     name = None        # API name shown in graphs and errors; defaults to the class name
+    derivative = None  # the local derivative rule in words, for the backward table
     returns_view = False  # True when forward returns a view of its first input
 
     def __init_subclass__(cls, **kw):

@@ -19,6 +19,8 @@ def _arr(x):
 
 # ---------------------------------------------------------------- binary arithmetic
 class Add(Function):
+    derivative = "d(a+b)/da = 1, d(a+b)/db = 1"
+
     @staticmethod
     def forward(ctx, a, b):
         return np.add(a, b)
@@ -29,6 +31,8 @@ class Add(Function):
 
 
 class Sub(Function):
+    derivative = "d(a-b)/da = 1, d(a-b)/db = -1"
+
     name = "sub"
 
     @staticmethod
@@ -41,6 +45,8 @@ class Sub(Function):
 
 
 class Mul(Function):
+    derivative = "d(a*b)/da = b, d(a*b)/db = a"
+
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
@@ -54,6 +60,8 @@ class Mul(Function):
 
 
 class Div(Function):
+    derivative = "d(a/b)/da = 1/b, d(a/b)/db = -a/b^2"
+
     @staticmethod
     def forward(ctx, a, b):
         out = np.true_divide(a, b)
@@ -70,6 +78,8 @@ class Div(Function):
 
 
 class Pow(Function):
+    derivative = "d(a^b)/da = b*a^(b-1), d(a^b)/db = a^b*ln(a)"
+
     @staticmethod
     def forward(ctx, a, b):
         out = np.power(a, b)
@@ -90,6 +100,8 @@ class Pow(Function):
 
 
 class Maximum(Function):
+    derivative = "d max(a,b)/da = [a > b] (1/2 at ties), d/db = [b > a]"
+
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
@@ -104,6 +116,8 @@ class Maximum(Function):
 
 
 class Minimum(Function):
+    derivative = "d min(a,b)/da = [a < b] (1/2 at ties), d/db = [b < a]"
+
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
@@ -124,6 +138,8 @@ def _tie_weights(winner, loser):
 
 
 class Where(Function):
+    derivative = "d where(c,a,b)/da = [c], d/db = [not c]"
+
     @staticmethod
     def forward(ctx, cond, a, b):
         ctx.save_for_backward(cond)
@@ -141,6 +157,8 @@ class Where(Function):
 
 # ---------------------------------------------------------------- unary
 class Neg(Function):
+    derivative = "d(-x)/dx = -1"
+
     @staticmethod
     def forward(ctx, x):
         return np.negative(x)
@@ -151,6 +169,8 @@ class Neg(Function):
 
 
 class Exp(Function):
+    derivative = "d exp(x)/dx = exp(x)"
+
     @staticmethod
     def forward(ctx, x):
         out = np.exp(x)
@@ -164,6 +184,8 @@ class Exp(Function):
 
 
 class Log(Function):
+    derivative = "d ln(x)/dx = 1/x"
+
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
@@ -176,6 +198,8 @@ class Log(Function):
 
 
 class Sqrt(Function):
+    derivative = "d sqrt(x)/dx = 1/(2 sqrt(x))"
+
     @staticmethod
     def forward(ctx, x):
         out = np.sqrt(x)
@@ -189,6 +213,8 @@ class Sqrt(Function):
 
 
 class Sin(Function):
+    derivative = "d sin(x)/dx = cos(x)"
+
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
@@ -201,6 +227,8 @@ class Sin(Function):
 
 
 class Cos(Function):
+    derivative = "d cos(x)/dx = -sin(x)"
+
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
@@ -213,6 +241,8 @@ class Cos(Function):
 
 
 class Tanh(Function):
+    derivative = "d tanh(x)/dx = 1 - tanh(x)^2"
+
     @staticmethod
     def forward(ctx, x):
         out = np.tanh(x)
@@ -226,6 +256,8 @@ class Tanh(Function):
 
 
 class Sigmoid(Function):
+    derivative = "d sigmoid(x)/dx = sigmoid(x)(1 - sigmoid(x))"
+
     @staticmethod
     def forward(ctx, x):
         out = special.expit(x)                  # stable for large |x|, no overflow warning
@@ -239,6 +271,8 @@ class Sigmoid(Function):
 
 
 class Relu(Function):
+    derivative = "d relu(x)/dx = [x > 0]"
+
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
@@ -251,6 +285,8 @@ class Relu(Function):
 
 
 class Abs(Function):
+    derivative = "d |x|/dx = sign(x)"
+
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
@@ -263,6 +299,8 @@ class Abs(Function):
 
 
 class Sign(Function):
+    derivative = "d sign(x)/dx = 0"
+
     @staticmethod
     def forward(ctx, x):
         return np.sign(x)
@@ -273,6 +311,8 @@ class Sign(Function):
 
 
 class Clip(Function):
+    derivative = "d clip(x,lo,hi)/dx = [lo <= x <= hi]"
+
     @staticmethod
     def forward(ctx, x, lo, hi):
         ctx.save_for_backward(x, lo, hi)
@@ -293,6 +333,8 @@ class Clip(Function):
 
 
 class Erf(Function):
+    derivative = "d erf(x)/dx = 2/sqrt(pi) exp(-x^2)"
+
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
@@ -305,6 +347,8 @@ class Erf(Function):
 
 
 class Log1p(Function):
+    derivative = "d ln(1+x)/dx = 1/(1+x)"
+
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
@@ -317,6 +361,8 @@ class Log1p(Function):
 
 
 class Expm1(Function):
+    derivative = "d (e^x - 1)/dx = e^x"
+
     @staticmethod
     def forward(ctx, x):
         out = np.expm1(x)
@@ -330,6 +376,8 @@ class Expm1(Function):
 
 
 class Cast(Function):
+    derivative = "d astype(x)/dx = 1 (cast back)"
+
     name = "astype"
 
     @staticmethod

@@ -6,6 +6,8 @@ from .shape import expand_dims, squeeze, swapaxes
 
 
 class Matmul(Function):
+    derivative = "d(A@B)/dA = g @ B^T, d(A@B)/dB = A^T @ g"
+
     @staticmethod
     def forward(ctx, a, b):
         if np.ndim(a) == 0 or np.ndim(b) == 0:

@@ -35,6 +35,8 @@ def _expand(g, x_shape, axes):
 
 
 class Sum(Function):
+    derivative = "d sum(x)/dx_i = 1"
+
     @staticmethod
     def forward(ctx, x, axes, keepdims):
         ctx.save_for_backward(x.shape)
@@ -48,6 +50,8 @@ class Sum(Function):
 
 class _Extreme(Function):
     """max/min over axes; tied extremes share the gradient equally."""
+
+    derivative = "d max(x)/dx_i = [x_i is the extreme] / (number of ties)"
 
     reduce = None
 
@@ -75,6 +79,8 @@ class Min(_Extreme):
 
 
 class Prod(Function):
+    derivative = "d prod(x)/dx_i = product of the other elements"
+
     @staticmethod
     def forward(ctx, x, axes, keepdims):
         out = np.prod(x, axis=axes, keepdims=keepdims)

@@ -13,6 +13,8 @@ def _shape_arg(shape):
 
 
 class Reshape(Function):
+    derivative = "reshape the gradient back"
+
     returns_view = True
 
     @staticmethod
@@ -27,6 +29,8 @@ class Reshape(Function):
 
 
 class Transpose(Function):
+    derivative = "transpose the gradient back"
+
     returns_view = True
 
     @staticmethod
@@ -40,6 +44,8 @@ class Transpose(Function):
 
 
 class BroadcastTo(Function):
+    derivative = "sum the gradient over the broadcast axes"
+
     name = "broadcast_to"
     returns_view = True
 
@@ -54,6 +60,8 @@ class BroadcastTo(Function):
 
 class SumTo(Function):
     """Sum a broadcast array back to ``shape``: the adjoint of ``broadcast_to``."""
+
+    derivative = "broadcast the gradient back"
 
     name = "sum_to"
 
@@ -106,6 +114,8 @@ def _is_basic(index):
 
 
 class Getitem(Function):
+    derivative = "scatter the gradient into zeros (repeats add up)"
+
     @staticmethod
     def forward(ctx, x, index):
         ctx.save_for_backward(x.shape)
@@ -125,6 +135,8 @@ class BasicGetitem(Getitem):
 class IndexAdd(Function):
     """zeros(shape) with ``g`` added at ``index``: the adjoint of indexing."""
 
+    derivative = "gather the gradient at the index"
+
     name = "index_add"
 
     @staticmethod
@@ -143,6 +155,8 @@ class IndexAdd(Function):
 
 class IndexPut(Function):
     """A copy of ``x`` with ``value`` written at ``index`` (``x[index] = value``)."""
+
+    derivative = "d/dx = 0 where overwritten else 1, d/dvalue = gather at the index"
 
     name = "setitem"
 
@@ -169,6 +183,8 @@ def getitem(x, index):
 
 # ---------------------------------------------------------------- joining and padding
 class Concatenate(Function):
+    derivative = "slice the gradient into the inputs' pieces"
+
     @staticmethod
     def forward(ctx, axis, *xs):
         return np.concatenate(xs, axis=axis)
@@ -187,6 +203,8 @@ class Concatenate(Function):
 
 
 class Pad(Function):
+    derivative = "cut the padding off the gradient"
+
     @staticmethod
     def forward(ctx, x, pad_width, value):
         return np.pad(x, pad_width, mode="constant", constant_values=value)

@@ -8,7 +8,7 @@ import numpy as np
 
 from . import grad_mode
 from .function import _FREED, Node
-from .tensor import Tensor
+from .tensor import Tensor, _make
 
 
 def topological_order(roots):
@@ -97,9 +97,9 @@ def _seed(t, g):
                 f"backward: grad can be implicitly created only for outputs with one "
                 f"element; this one has shape {t.shape}. Pass `gradient=` (or "
                 "`grad_outputs=`) of the same shape")
-        return Tensor._make(np.ones_like(t.data), None)
+        return _make(np.ones_like(t.data), None)
     if not isinstance(g, Tensor):
-        g = Tensor._make(np.asarray(g, dtype=t.dtype), None)
+        g = _make(np.asarray(g, dtype=t.dtype), None)
     if g.shape != t.shape:
         raise RuntimeError(f"backward: gradient shape {g.shape} does not match the "
                            f"tensor's shape {t.shape}")
@@ -163,16 +163,27 @@ def _run(roots, grads, retain_graph, create_graph, inputs):
             if e.__class__ is Node:
                 if capture and e not in needed:
                     continue
-                if gi.shape != e.shape or gi.dtype != e.dtype:
+                if gi.data.shape != e.shape or gi.data.dtype != e.dtype:
                     gi = _fit(gi, e.shape, e.dtype, node.fn.name)
                 prev = pending.get(e)
-                pending[e] = gi if prev is None else prev + gi
+                if prev is None:
+                    pending[e] = gi
+                elif create_graph:
+                    pending[e] = prev + gi
+                else:
+                    pending[e] = _make(prev.data + gi.data, None)
             elif isinstance(e, Tensor) and e.requires_grad:
                 if capture and id(e) not in targets_leaf:
                     continue
-                if gi.shape != e.data.shape or gi.dtype != e.data.dtype:
+                if gi.data.shape != e.data.shape or gi.data.dtype != e.data.dtype:
                     gi = _fit(gi, e.data.shape, e.data.dtype, node.fn.name)
-                _add_leaf(leaves, e, gi)
+                entry = leaves.get(id(e))
+                if entry is None:
+                    leaves[id(e)] = [e, gi]
+                elif create_graph:
+                    entry[1] = entry[1] + gi
+                else:
+                    entry[1] = _make(entry[1].data + gi.data, None)
 
     for leaf, g in leaves.values():
         if leaf._hooks:
@@ -202,12 +213,12 @@ def _accumulate(leaf, g, create_graph):
         leaf.grad = g if leaf.grad is None else leaf.grad + g
     elif leaf.grad is None:
         # Own the buffer: g may share memory with another tensor or gradient.
-        leaf.grad = Tensor._make(np.array(g.data, copy=True), None)
+        leaf.grad = _make(np.array(g.data, copy=True), None)
     elif leaf.grad.grad_fn is None and leaf.grad.data.flags.writeable:
         np.add(leaf.grad.data, g.data, out=leaf.grad.data)
         leaf.grad._bump_version()
     else:
-        leaf.grad = Tensor._make(leaf.grad.data + g.data, None)
+        leaf.grad = _make(leaf.grad.data + g.data, None)
 
 
 def _needed(order, targets_leaf, targets_node):

@@ -11,8 +11,8 @@ import weakref
 
 import numpy as np
 
-from . import grad_mode
-from .tensor import Tensor
+from .grad_mode import _state
+from .tensor import Tensor, _make
 
 _FREED = object()  # marks a node whose saved values were released after backward
 
@@ -35,17 +35,17 @@ class Node:
     (a leaf Tensor, a constant Tensor, or a plain Python/NumPy value such as an axis).
     """
 
-    __slots__ = ("fn", "next", "needs_input_grad", "saved", "versions", "shape",
-                 "dtype", "out", "hooks", "retain", "__dict__", "__weakref__")
+    __slots__ = ("fn", "next", "saved", "versions", "shape", "dtype", "out",
+                 "__dict__", "__weakref__")
+    # Rarely set, so class-level defaults rather than per-node slots.
+    hooks = None       # tensor hooks registered on the output (non-leaf)
+    retain = None      # weakref to the output tensor when retain_grad() was called
 
-    def __init__(self, fn, nxt, needs):
-        self.fn = fn
-        self.next = nxt
-        self.needs_input_grad = needs
-        self.saved = ()
-        self.versions = None
-        self.hooks = None
-        self.retain = None
+    @property
+    def needs_input_grad(self):
+        """One bool per argument of ``apply``: does that input need a gradient?"""
+        return tuple(e.__class__ is Node or (isinstance(e, Tensor) and e.requires_grad)
+                     for e in self.next)
 
     @property
     def name(self):
@@ -57,6 +57,8 @@ class Node:
     @property
     def saved_tensors(self):
         saved = self.saved
+        if not saved:
+            return ()
         if saved is _FREED:
             raise RuntimeError(
                 f"`{self.fn.name}`: its saved values were freed by an earlier backward. "
@@ -67,15 +69,15 @@ class Node:
         for i, s in enumerate(saved):
             if isinstance(s, Tensor):
                 vc = s._vc
-                if versions[i] != (vc[0] if vc else 0):
-                    self._raise_modified(s, versions[i], vc[0])
+                if vc and vc[0] != (versions[i] if versions else 0):
+                    self._raise_modified(s, versions[i] if versions else 0, vc[0])
                 out.append(s)
             elif type(s) is _SavedOutput:
-                if versions[i] != (s.vc[0] if s.vc else 0):
-                    self._raise_modified(s, versions[i], s.vc[0])
+                if s.vc[0]:
+                    self._raise_modified(s, 0, s.vc[0])
                 # Rebuild the output as a tensor of this node, so that a backward
                 # recorded with create_graph=True differentiates through it.
-                t = Tensor._make(s.data, self)
+                t = _make(s.data, self)
                 t._vc = s.vc
                 out.append(t)
             else:
@@ -148,55 +150,55 @@ class Function:
 
     @classmethod
     def apply(cls, *args):
+        # The hot path of the whole library: one pass over the arguments, no
+        # per-op dictionaries, and nothing recorded unless it will be needed.
+        arrays = []
         record = False
-        if grad_mode._state.enabled:
-            for a in args:
-                if isinstance(a, Tensor) and a.requires_grad:
+        for a in args:
+            if isinstance(a, Tensor):
+                arrays.append(a.data)
+                if a.requires_grad:
                     record = True
-                    break
-        arrays = [a.data if isinstance(a, Tensor) else a for a in args]
-        if not record:
+            else:
+                arrays.append(a)
+        if not (record and _state.enabled):
             try:
                 out = cls.forward(_NO_GRAD_CTX, *arrays)
             except (ValueError, TypeError, IndexError) as e:
                 _reraise(cls, args, e)
-            out = Tensor._make(_as_array(out, cls), None)
+            if out.__class__ is not np.ndarray:
+                out = _as_array(out, cls)
+            t = _make(out, None)
             if cls.returns_view:
-                _share_version(args[0], out)
-            return out
+                _share_version(args[0], t)
+            return t
 
-        nxt = []
-        needs = []
-        for a in args:
-            if isinstance(a, Tensor) and a.requires_grad:
-                nxt.append(a.grad_fn or a)
-                needs.append(True)
-            else:
-                nxt.append(a)
-                needs.append(False)
-        ctx = Node(cls, nxt, tuple(needs))
+        ctx = _new_node(Node)
+        ctx.fn = cls
+        nxt = [(a.grad_fn or a) if isinstance(a, Tensor) and a.requires_grad else a
+               for a in args]
+        ctx.next = nxt
+        ctx.saved = ()
         try:
             raw = cls.forward(ctx, *arrays)
         except (ValueError, TypeError, IndexError) as e:
             _reraise(cls, args, e)
-        out = _as_array(raw, cls)
+        out = raw if raw.__class__ is np.ndarray else _as_array(raw, cls)
         if out.dtype.kind != "f":  # integer and boolean results carry no gradient
-            return Tensor._make(out, None)
-        if ctx.saved:
-            _resolve_saved(ctx, args, arrays, raw, out)
+            return _make(out, None)
         ctx.shape = out.shape
         ctx.dtype = out.dtype
-        t = Tensor._make(out, ctx)
+        t = _make(out, ctx)
         ctx.out = weakref.ref(t)
-        for s in ctx.saved:
-            if type(s) is _SavedOutput:
-                t._vc = s.vc
+        if ctx.saved:
+            _resolve_saved(ctx, args, arrays, raw, t)
         if cls.returns_view:
             _share_version(args[0], t)
         return t
 
 
 _NO_GRAD_CTX = _NoGradCtx()
+_new_node = object.__new__
 
 
 def _as_array(out, cls):
@@ -216,36 +218,47 @@ def _share_version(src, out):
         out._vc = src._vc
 
 
-def _resolve_saved(ctx, args, arrays, raw, out):
+def _resolve_saved(ctx, args, arrays, raw, t):
+    """Turn what forward saved into Tensors: its inputs' arrays become the input
+    Tensors, its output array a ``_SavedOutput``; anything else stays a constant."""
+    out = t.data
     saved = []
     versions = []
+    nonzero = False
     used = 0
     for s in ctx.saved:
         if s is raw or s is out:   # raw: forward's return before it became an array
-            saved.append(_SavedOutput(out, [0]))
+            vc = [0]
+            t._vc = vc
+            saved.append(_SavedOutput(out, vc))
             versions.append(0)
             continue
-        match = None
-        for i, (a, arr) in enumerate(zip(args, arrays)):
+        match = -1
+        for i, arr in enumerate(arrays):
             # The same array can sit in two tensors (x * x.detach()): prefer an
             # argument not matched yet, so saves in argument order pair up.
-            if s is arr and isinstance(a, Tensor):
+            if arr is s and isinstance(args[i], Tensor):
                 if not (used >> i) & 1:
                     match = i
                     break
-                if match is None:
+                if match < 0:
                     match = i
-        if match is not None:
+        if match >= 0:
             used |= 1 << match
             s = args[match]
-        saved.append(s)
-        if isinstance(s, Tensor):
             vc = s._vc
-            versions.append(vc[0] if vc else 0)
+            if vc and vc[0]:
+                nonzero = True
+                versions.append(vc[0])
+            else:
+                versions.append(0)
         else:
             versions.append(None)
-    ctx.saved = tuple(saved)
-    ctx.versions = versions
+        saved.append(s)
+    ctx.saved = saved
+    # Most saved tensors were never modified: None stands for "all at version 0"
+    # and saves the list (fewer objects per node, less garbage-collector work).
+    ctx.versions = versions if nonzero else None
 
 
 def _describe(args):

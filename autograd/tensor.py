@@ -59,17 +59,6 @@ class Tensor:
             _check_float(self.data)
             self.requires_grad = True
 
-    @classmethod
-    def _make(cls, data, grad_fn):
-        # The fast constructor used by every op: no checks, no conversions.
-        t = object.__new__(cls)
-        t.data = data
-        t.grad = None
-        t.grad_fn = grad_fn
-        t.requires_grad = grad_fn is not None
-        t._vc = None
-        t._hooks = None
-        return t
 
     # ----- properties -------------------------------------------------------------
     @property
@@ -170,7 +159,7 @@ class Tensor:
 
     def detach(self):
         """The same data, cut from the graph (shares memory and version counter)."""
-        t = Tensor._make(self.data, None)
+        t = _make(self.data, None)
         if self._vc is None:
             self._vc = [0]
         t._vc = self._vc
@@ -263,22 +252,22 @@ class Tensor:
 
     # ----- comparisons: bool tensors, never recorded ------------------------------
     def __lt__(self, other):
-        return Tensor._make(self.data < _data(other), None)
+        return _make(self.data < _data(other), None)
 
     def __le__(self, other):
-        return Tensor._make(self.data <= _data(other), None)
+        return _make(self.data <= _data(other), None)
 
     def __gt__(self, other):
-        return Tensor._make(self.data > _data(other), None)
+        return _make(self.data > _data(other), None)
 
     def __ge__(self, other):
-        return Tensor._make(self.data >= _data(other), None)
+        return _make(self.data >= _data(other), None)
 
     def __eq__(self, other):
-        return Tensor._make(np.asarray(self.data == _data(other)), None)
+        return _make(np.asarray(self.data == _data(other)), None)
 
     def __ne__(self, other):
-        return Tensor._make(np.asarray(self.data != _data(other)), None)
+        return _make(np.asarray(self.data != _data(other)), None)
 
     # ----- in place -------------------------------------------------------------
     def __iadd__(self, other):
@@ -337,7 +326,7 @@ class Tensor:
 
     def _alias(self):
         # A second Tensor object for the same value and node (the 'old self').
-        t = Tensor._make(self.data, self.grad_fn)
+        t = _make(self.data, self.grad_fn)
         t.requires_grad = self.requires_grad
         t._vc = self._vc
         return t
@@ -385,8 +374,8 @@ class Tensor:
     def logsumexp(self, axis=None, keepdims=False): return _reduce.logsumexp(self, axis, keepdims)
     def argmax(self, axis=None, keepdims=False): return _reduce.argmax(self, axis, keepdims)
     def argmin(self, axis=None, keepdims=False): return _reduce.argmin(self, axis, keepdims)
-    def any(self, axis=None, keepdims=False): return Tensor._make(np.asarray(self.data.any(axis, keepdims=keepdims)), None)
-    def all(self, axis=None, keepdims=False): return Tensor._make(np.asarray(self.data.all(axis, keepdims=keepdims)), None)
+    def any(self, axis=None, keepdims=False): return _make(np.asarray(self.data.any(axis, keepdims=keepdims)), None)
+    def all(self, axis=None, keepdims=False): return _make(np.asarray(self.data.all(axis, keepdims=keepdims)), None)
 
     def reshape(self, *shape): return _shape.reshape(self, *shape)
     def transpose(self, *axes): return _shape.transpose(self, *axes)
@@ -398,6 +387,21 @@ class Tensor:
     def pad(self, pad_width, constant_values=0): return _shape.pad(self, pad_width, constant_values)
     def split(self, indices_or_sections, axis=0): return _shape.split(self, indices_or_sections, axis)
     def matmul(self, other): return _linalg.Matmul.apply(self, other)
+
+
+_new = object.__new__
+
+
+def _make(data, grad_fn):
+    """The fast constructor used by every op: no checks, no conversions."""
+    t = _new(Tensor)
+    t.data = data
+    t.grad = None
+    t.grad_fn = grad_fn
+    t.requires_grad = grad_fn is not None
+    t._vc = None
+    t._hooks = None
+    return t
 
 
 class _HookHandle:

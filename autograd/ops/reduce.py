@@ -4,7 +4,7 @@ import builtins
 import numpy as np
 
 from ..function import Function
-from ..tensor import Tensor
+from ..tensor import Tensor, _make
 from . import elementwise as ew
 from .shape import broadcast_to, moveaxis, reshape
 
@@ -177,9 +177,9 @@ def logsumexp(x, axis=None, keepdims=False):
 
 def argmax(x, axis=None, keepdims=False):
     data = x.data if isinstance(x, Tensor) else np.asarray(x)
-    return Tensor._make(np.asarray(np.argmax(data, axis=axis, keepdims=keepdims)), None)
+    return _make(np.asarray(np.argmax(data, axis=axis, keepdims=keepdims)), None)
 
 
 def argmin(x, axis=None, keepdims=False):
     data = x.data if isinstance(x, Tensor) else np.asarray(x)
-    return Tensor._make(np.asarray(np.argmin(data, axis=axis, keepdims=keepdims)), None)
+    return _make(np.asarray(np.argmin(data, axis=axis, keepdims=keepdims)), None)

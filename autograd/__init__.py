@@ -10,6 +10,8 @@ from .function import Function
 from .grad_mode import (enable_grad, get_default_dtype, is_grad_enabled, no_grad,
                         set_default_dtype, set_grad_enabled)
 from .engine import grad
+from .anomaly import detect_anomaly, is_anomaly_enabled
+from . import debug
 from .random import get_rng, manual_seed
 from .creation import (arange, eye, full, ones, ones_like, rand, randn, tensor, zeros,
                        zeros_like)
@@ -21,12 +23,15 @@ from .ops.reduce import (argmax, argmin, logsumexp, max, mean, min, prod, std, s
 from .ops.shape import (broadcast_to, concatenate, expand_dims, flatten, getitem, moveaxis,
                         pad, reshape, split, squeeze, stack, swapaxes, sum_to, transpose)
 from .ops.linalg import matmul
+from .graph import GraphvizNotFoundError, backward_steps, draw_graph
+from .ops.window import sliding_window
 
 __all__ = [
     "Tensor", "Function", "tensor", "zeros", "ones", "full", "zeros_like", "ones_like",
     "arange", "eye", "rand", "randn", "manual_seed", "get_rng",
     "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
-    "set_default_dtype", "get_default_dtype", "grad",
+    "set_default_dtype", "get_default_dtype", "grad", "detect_anomaly", "is_anomaly_enabled",
+    "debug",
     "gradcheck", "gradgradcheck", "numerical_jacobian", "GradcheckError",
     "add", "sub", "mul", "div", "pow", "neg", "exp", "log", "sqrt", "sin", "cos", "tanh",
     "sigmoid", "relu", "abs", "sign", "clip", "maximum", "minimum", "where", "erf",
@@ -34,4 +39,6 @@ __all__ = [
     "sum", "mean", "var", "std", "max", "min", "logsumexp", "prod", "argmax", "argmin",
     "reshape", "transpose", "swapaxes", "moveaxis", "squeeze", "expand_dims", "flatten",
     "broadcast_to", "sum_to", "getitem", "concatenate", "stack", "split", "pad", "matmul",
+    "draw_graph", "backward_steps", "GraphvizNotFoundError",
+    "sliding_window",
 ]

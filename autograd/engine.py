@@ -7,15 +7,17 @@ gradients carry graphs of their own and can be differentiated again.
 import numpy as np
 
 from . import grad_mode
+from .anomaly import check_gradient
 from .function import _FREED, Node
 from .tensor import Tensor, _make
 
 
-def topological_order(roots):
+def topological_order(roots, check_freed=True):
     """The nodes reachable from ``roots`` in the order backward processes them.
 
     Kahn's algorithm over consumer counts: a node runs once every node that uses
-    its output has run. Raises if a node's saved values were already freed.
+    its output has run. With ``check_freed`` it raises if a node's saved values
+    were already freed (drawing a graph after backward passes False).
     """
     deps = {}
     stack = []
@@ -25,7 +27,7 @@ def topological_order(roots):
             stack.append(n)
     while stack:
         node = stack.pop()
-        if node.saved is _FREED:
+        if check_freed and node.saved is _FREED:
             raise RuntimeError(
                 f"Trying to backward through the graph a second time: the saved values of "
                 f"`{node.fn.name}` were freed by an earlier backward. Pass retain_graph=True "
@@ -121,6 +123,7 @@ def _run(roots, grads, retain_graph, create_graph, inputs):
             pending[t.grad_fn] = g
 
     order = topological_order(list(pending))
+    anomaly = grad_mode._state.anomaly
     capture = inputs is not None
     if capture:
         targets_leaf = {id(t): i for i, t in enumerate(inputs) if t.grad_fn is None}
@@ -157,6 +160,10 @@ def _run(roots, grads, retain_graph, create_graph, inputs):
         if len(out) != len(nxt):
             raise RuntimeError(f"`{node.fn.name}`.backward returned {len(out)} gradients "
                                f"for {len(nxt)} inputs")
+        if anomaly:
+            for i, gi in enumerate(out):
+                if gi is not None:
+                    check_gradient(node, i, gi)
         for e, gi in zip(nxt, out):
             if gi is None:
                 continue

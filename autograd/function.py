@@ -11,6 +11,7 @@ import weakref
 
 import numpy as np
 
+from .anomaly import creation_site
 from .grad_mode import _state
 from .tensor import Tensor, _make
 
@@ -179,6 +180,8 @@ class Function:
                for a in args]
         ctx.next = nxt
         ctx.saved = ()
+        if _state.anomaly:
+            ctx.created_at = creation_site()
         try:
             raw = cls.forward(ctx, *arrays)
         except (ValueError, TypeError, IndexError) as e:

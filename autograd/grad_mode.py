@@ -8,6 +8,7 @@ import numpy as np
 class _GradState(threading.local):
     # A class attribute is the default every thread starts from.
     enabled = True
+    anomaly = False     # see anomaly.detect_anomaly
 
 
 _state = _GradState()

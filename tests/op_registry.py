@@ -136,6 +136,13 @@ OPS = [
     Op("matmul", ag.matmul, [((3, 4), (4, 5)), ((2, 3, 4), (4, 5)), ((4,), (4, 5)),
                              ((3, 4), (4,)), ((4,), (4,)), ((2, 1, 3, 4), (5, 4, 2))],
        lambda a, b: a @ b),
+    Op("sliding_window", lambda a: ag.sliding_window(a, (2, 3), stride=(2, 1), dilation=(1, 2)),
+       [((1, 2, 5, 7),)],
+       lambda a: __import__("torch").nn.functional.unfold(
+           a, (2, 3), dilation=(1, 2), stride=(2, 1)).reshape(1, 2, 2, 3, 2, 3)
+       .permute(0, 1, 4, 5, 2, 3)),
+    Op("sliding_window_1d", lambda a: ag.sliding_window(a, (3,), stride=2), [((3, 8),)],
+       lambda a: a.unfold(-1, 3, 2)),
 ]
 
 # Exported names that are not differentiable ops (factories, modes, helpers) or that
@@ -145,6 +152,8 @@ NOT_OPS = {
     "arange", "eye", "rand", "randn", "manual_seed", "get_rng", "no_grad", "enable_grad",
     "set_grad_enabled", "is_grad_enabled", "set_default_dtype", "get_default_dtype", "grad",
     "gradcheck", "gradgradcheck", "numerical_jacobian", "GradcheckError", "argmax", "argmin",
+    "draw_graph", "backward_steps", "GraphvizNotFoundError",
+    "detect_anomaly", "is_anomaly_enabled", "debug",
 }
 
 

@@ -13,6 +13,8 @@ def _axes(axis, ndim, op):
     """Normalise ``axis`` (None, int or tuple) to a sorted tuple of non-negative ints."""
     if axis is None:
         return tuple(range(ndim))
+    if axis.__class__ is int and 0 <= axis < ndim:
+        return (axis,)
     if isinstance(axis, (int, np.integer)):
         axis = (int(axis),)
     out = []
@@ -31,7 +33,9 @@ def _keepdims_shape(shape, axes):
 
 def _expand(g, x_shape, axes):
     """A reduced gradient back to the input's shape (the adjoint of a reduction)."""
-    return broadcast_to(reshape(g, _keepdims_shape(x_shape, axes)), x_shape)
+    if g.ndim:      # a 0-d gradient broadcasts as it is
+        g = reshape(g, _keepdims_shape(x_shape, axes))
+    return broadcast_to(g, x_shape)
 
 
 class Sum(Function):
@@ -75,6 +79,7 @@ class Max(_Extreme):
 
 
 class Min(_Extreme):
+    derivative = "d min(x)/dx_i = [x_i is the extreme] / (number of ties)"
     reduce = staticmethod(np.min)
 
 

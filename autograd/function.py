@@ -13,7 +13,7 @@ import numpy as np
 
 from .anomaly import creation_site
 from .grad_mode import _state
-from .tensor import Tensor, _make
+from .tensor import Tensor, _make, _new
 
 _FREED = object()  # marks a node whose saved values were released after backward
 
@@ -162,14 +162,22 @@ class Function:
                     record = True
             else:
                 arrays.append(a)
-        if not (record and _state.enabled):
+        if record and not _state.enabled:
+            record = False
+        if not record:
             try:
                 out = cls.forward(_NO_GRAD_CTX, *arrays)
             except (ValueError, TypeError, IndexError) as e:
                 _reraise(cls, args, e)
             if out.__class__ is not np.ndarray:
                 out = _as_array(out, cls)
-            t = _make(out, None)
+            t = _new(Tensor)        # _make inlined: this path runs for every op
+            t.data = out            # of every backward and optimizer step
+            t.grad = None
+            t.grad_fn = None
+            t.requires_grad = False
+            t._vc = None
+            t._hooks = None
             if cls.returns_view:
                 _share_version(args[0], t)
             return t

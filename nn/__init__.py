@@ -3,6 +3,8 @@
 Everything here is composed from autograd ops: no derivative code lives in nn.
 """
 from .module import *  # noqa: F401,F403
+from .containers import *  # noqa: F401,F403
+from .checkpoint import *  # noqa: F401,F403
 from .linear import *  # noqa: F401,F403
 from .conv import *  # noqa: F401,F403
 from .pooling import *  # noqa: F401,F403

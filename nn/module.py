@@ -1,6 +1,6 @@
-"""Module and Parameter: the containers models are built from, with PyTorch's semantics
-(registration by attribute assignment, dotted state_dict keys, train/eval), and the
-``.npz`` checkpoint format (``save``/``load``).
+"""Module and Parameter, with PyTorch's semantics (registration by attribute
+assignment, dotted state_dict keys, train/eval), and ``functional_call``.
+Containers live in containers.py, checkpoints in checkpoint.py.
 
 Registered parameters, buffers and submodules live only in the ``_parameters``,
 ``_buffers`` and ``_modules`` dicts, as in PyTorch, and ``__getattr__`` finds them there:
@@ -10,11 +10,6 @@ container can never leave a stale attribute behind.
 Every walk over the module tree is iterative, so models deeper than Python's recursion
 limit can be listed, saved, loaded, converted and printed.
 """
-import math
-import operator
-import os
-import secrets
-import zipfile
 from collections import OrderedDict, namedtuple
 from collections.abc import Mapping
 
@@ -23,8 +18,7 @@ import numpy as np
 import autograd as ag
 from autograd.tensor import Tensor
 
-__all__ = ["Parameter", "Module", "Sequential", "ModuleList", "ModuleDict",
-           "functional_call", "save", "load"]
+__all__ = ["Parameter", "Module", "functional_call"]
 
 
 class Parameter(Tensor):
@@ -548,6 +542,7 @@ def _render(root, as_list):
 
 
 def _style(m):
+    from .containers import ModuleList   # containers build on Module
     r = type(m).__repr__
     return "module" if r is Module.__repr__ else "list" if r is ModuleList.__repr__ \
         else "custom"
@@ -622,225 +617,6 @@ def _as_array(fn, key, value):
     return arr
 
 
-def _index(fn, idx, n):
-    """A Python list index (negative from the end) checked against length ``n``."""
-    try:
-        i = operator.index(idx)
-    except TypeError:
-        raise TypeError(f"{fn}: indices must be integers or slices, got "
-                        f"{type(idx).__name__}") from None
-    if not -n <= i < n:
-        raise IndexError(f"{fn}: index {i} is out of range for length {n}")
-    return i % n
-
-
-class Sequential(Module):
-    """Modules applied in order, registered as "0", "1", ... (or under the names of one
-    OrderedDict argument); ``forward(input)`` feeds each one's output to the next."""
-
-    def __init__(self, *modules):
-        super().__init__()
-        if len(modules) == 1 and isinstance(modules[0], OrderedDict):
-            for name, m in modules[0].items():
-                self.add_module(name, m)
-        else:
-            for i, m in enumerate(modules):
-                self.add_module(str(i), m)
-
-    def forward(self, input):
-        for m in self._modules.values():
-            input = m(input)
-        return input
-
-    def _renumber(self, mods):
-        self._modules.clear()
-        for i, m in enumerate(mods):
-            self._modules[str(i)] = m
-
-    def __getitem__(self, idx):
-        if isinstance(idx, slice):
-            # PyTorch keeps the original names in a slice of a Sequential.
-            return type(self)(OrderedDict(list(self._modules.items())[idx]))
-        keys = list(self._modules)
-        return self._modules[keys[_index("Sequential", idx, len(keys))]]
-
-    def __setitem__(self, idx, module):
-        keys = list(self._modules)
-        setattr(self, keys[_index("Sequential", idx, len(keys))], module)
-
-    def __delitem__(self, idx):
-        keys = list(self._modules)
-        doomed = keys[idx] if isinstance(idx, slice) else [keys[_index("Sequential", idx,
-                                                                       len(keys))]]
-        for k in doomed:
-            del self._modules[k]
-        self._renumber(list(self._modules.values()))
-
-    def __len__(self):
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules.values())
-
-    def __add__(self, other):
-        if not isinstance(other, Sequential):
-            return NotImplemented
-        return Sequential(*self, *other)
-
-    def append(self, module):
-        self.add_module(str(len(self)), module)
-        return self
-
-    def extend(self, modules):
-        for m in modules:
-            self.append(m)
-        return self
-
-    def insert(self, index, module):
-        if not isinstance(module, Module):
-            raise TypeError(f"Sequential.insert: {type(module).__name__} is not a Module")
-        n = len(self)
-        if not -n <= index <= n:
-            raise IndexError(f"Sequential.insert: index {index} is out of range for length {n}")
-        mods = list(self._modules.values())
-        mods.insert(index if index >= 0 else index + n, module)
-        self._renumber(mods)
-        return self
-
-    def pop(self, idx=-1):
-        m = self[idx]
-        del self[idx]
-        return m
-
-
-class ModuleList(Module):
-    """A list of modules, registered under their indices "0", "1", ...; it has no
-    forward of its own (iterate over it)."""
-
-    def __init__(self, modules=None):
-        super().__init__()
-        if modules is not None:
-            self.extend(modules)
-
-    def _renumber(self, mods):
-        self._modules.clear()
-        for i, m in enumerate(mods):
-            self._modules[str(i)] = m
-
-    def __getitem__(self, idx):
-        mods = list(self._modules.values())
-        if isinstance(idx, slice):
-            return type(self)(mods[idx])
-        return mods[_index("ModuleList", idx, len(mods))]
-
-    def __setitem__(self, idx, module):
-        setattr(self, str(_index("ModuleList", idx, len(self))), module)
-
-    def __delitem__(self, idx):
-        mods = list(self._modules.values())
-        if isinstance(idx, slice):
-            del mods[idx]
-        else:
-            del mods[_index("ModuleList", idx, len(mods))]
-        self._renumber(mods)
-
-    def __len__(self):
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules.values())
-
-    def __iadd__(self, modules):
-        return self.extend(modules)
-
-    def __add__(self, other):
-        return ModuleList([*self, *other])
-
-    def append(self, module):
-        self.add_module(str(len(self)), module)
-        return self
-
-    def extend(self, modules):
-        if isinstance(modules, Module) and not isinstance(modules, (ModuleList, Sequential)):
-            raise TypeError("ModuleList.extend: expected an iterable of modules, got a "
-                            f"single {type(modules).__name__} (use append)")
-        for m in modules:
-            self.append(m)
-        return self
-
-    def insert(self, index, module):
-        if module is not None and not isinstance(module, Module):
-            raise TypeError(f"ModuleList.insert: {type(module).__name__} is not a Module")
-        mods = list(self._modules.values())
-        mods.insert(index, module)
-        self._renumber(mods)
-
-    def pop(self, idx=-1):
-        m = self[idx]
-        del self[idx]
-        return m
-
-    def __repr__(self):
-        return _render(self, as_list=True)
-
-
-class ModuleDict(Module):
-    """A dict of modules, registered under their (string) keys in insertion order."""
-
-    def __init__(self, modules=None):
-        super().__init__()
-        if modules is not None:
-            self.update(modules)
-
-    def update(self, modules):
-        if isinstance(modules, (Mapping, ModuleDict)):
-            items = modules.items()
-        else:
-            items = []
-            for i, pair in enumerate(modules):
-                if not isinstance(pair, (tuple, list)) or len(pair) != 2:
-                    raise TypeError(f"ModuleDict.update: element {i} should be a (key, "
-                                    f"module) pair, got {type(pair).__name__}")
-                items.append(pair)
-        for k, m in items:
-            self[k] = m
-
-    def __getitem__(self, key):
-        return self._modules[key]
-
-    def __setitem__(self, key, module):
-        self.add_module(key, module)
-
-    def __delitem__(self, key):
-        del self._modules[key]
-
-    def __contains__(self, key):
-        return key in self._modules
-
-    def __len__(self):
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules)
-
-    def keys(self):
-        return self._modules.keys()
-
-    def values(self):
-        return self._modules.values()
-
-    def items(self):
-        return self._modules.items()
-
-    def pop(self, key):
-        m = self._modules[key]
-        del self._modules[key]
-        return m
-
-    def clear(self):
-        self._modules.clear()
-
-
 def functional_call(module, params, *args, **kwargs):
     """Run ``module(*args, **kwargs)`` with ``params`` (dotted name -> Tensor) standing in
     for the module's own parameters or buffers, and restore the module afterwards (also
@@ -892,133 +668,3 @@ def functional_call(module, params, *args, **kwargs):
     finally:
         for store, n, old in reversed(swaps):
             store[n] = old
-
-
-# ----- checkpoints ---------------------------------------------------------------------
-_ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")   # a zip with entries / an empty zip
-
-
-def save(state_dict, path):
-    """Write ``state_dict`` to exactly ``path`` as an ``.npz`` archive: one ``.npy`` entry
-    per key, no pickle, so ``np.load(path, allow_pickle=False)`` reads it.
-
-    The archive is written to a temporary file in the same folder, flushed to disk and
-    renamed over ``path``, so an interrupted save leaves the previous file intact.
-    """
-    if isinstance(state_dict, Module):
-        raise TypeError("nn.save: expected a state dict; pass model.state_dict() (a "
-                        "checkpoint holds arrays only, never a pickled model)")
-    if not isinstance(state_dict, Mapping):
-        raise TypeError(f"nn.save: expected a dict of name -> array, got "
-                        f"{type(state_dict).__name__}")
-    arrays = {}
-    for k, v in state_dict.items():
-        if not isinstance(k, str):
-            raise TypeError(f"nn.save: keys must be strings, got {k!r}")
-        arrays[k] = _as_array("nn.save", k, v)
-    path = os.fspath(path)
-    folder, base = os.path.split(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise FileNotFoundError(f"nn.save: cannot write {path!r}: folder {folder!r} does "
-                                "not exist")
-    tmp, fd = _temp_file(folder, base)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            with zipfile.ZipFile(f, "w", zipfile.ZIP_STORED, allowZip64=True) as zf:
-                for k, arr in arrays.items():
-                    with zf.open(k + ".npy", "w", force_zip64=True) as entry:
-                        np.lib.format.write_array(entry, arr, allow_pickle=False)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.remove(tmp)
-        except OSError:
-            pass
-        raise
-    _sync_folder(folder)
-
-
-def _temp_file(folder, base):
-    # os.open with mode 0o666 lets the umask decide the permissions, as for a plain
-    # open(); tempfile.mkstemp would leave the checkpoint readable by its owner only.
-    while True:
-        # The base name is shortened so the temporary name stays within NAME_MAX.
-        tmp = os.path.join(folder, f".{base[:100]}.{secrets.token_hex(6)}.tmp")
-        try:
-            return tmp, os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL
-                                | getattr(os, "O_BINARY", 0), 0o666)
-        except FileExistsError:
-            continue
-
-
-def _sync_folder(folder):
-    # Makes the rename itself durable on POSIX; folders cannot be opened on Windows.
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def load(path):
-    """Read a checkpoint written by ``save`` (or ``np.savez``): a dict key -> np.ndarray,
-    in the file's order.
-
-    Never unpickles. A file that is not such an archive (truncated, corrupt, a pickle,
-    a single ``.npy``, an entry holding objects) is a ValueError naming the path; a
-    missing file is FileNotFoundError.
-    """
-    path = os.fspath(path)
-    with open(path, "rb") as fh:
-        try:
-            magic = fh.read(4)
-            if magic not in _ZIP_MAGIC:
-                what = "a .npy array" if magic == b"\x93NUM" else \
-                    "a pickle" if magic[:1] == b"\x80" else "not a zip archive"
-                raise ValueError(f"it is {what} (starts with {magic!r})")
-            fh.seek(0)
-            return _read_npz(fh)
-        except Exception as e:
-            raise ValueError(f"nn.load: {path!r} is not a readable checkpoint (an .npz "
-                             f"archive of numeric arrays, as nn.save writes): {e}") from e
-
-
-def _read_npz(fh):
-    out = {}
-    with zipfile.ZipFile(fh) as zf:
-        for info in zf.infolist():
-            name = info.filename
-            if not name.endswith(".npy"):
-                raise ValueError(f"entry {name!r} is not an .npy array")
-            key = name[:-4]
-            if key in out:
-                raise ValueError(f"entry {name!r} appears twice")
-            with zf.open(info) as entry:
-                version = np.lib.format.read_magic(entry)
-                if version == (1, 0):
-                    shape, fortran, dtype = np.lib.format.read_array_header_1_0(entry)
-                elif version == (2, 0):
-                    shape, fortran, dtype = np.lib.format.read_array_header_2_0(entry)
-                else:
-                    raise ValueError(f"entry {name!r} has unsupported .npy version {version}")
-                if dtype.hasobject or dtype.kind not in "biuf":
-                    raise ValueError(f"entry {name!r} holds dtype {dtype}, not numbers")
-                # Check the claimed size against the entry before allocating anything,
-                # so a corrupt header cannot ask for terabytes.
-                nbytes = math.prod(shape) * dtype.itemsize
-                if entry.tell() + nbytes != info.file_size:
-                    raise ValueError(f"entry {name!r} claims shape {shape} of {dtype} "
-                                     f"({nbytes} bytes) but holds "
-                                     f"{info.file_size - entry.tell()} bytes")
-                entry.seek(0)
-                arr = np.lib.format.read_array(entry, allow_pickle=False)
-                entry.read()    # reach the end, where zipfile verifies the CRC
-            out[key] = arr
-    return out

@@ -184,8 +184,11 @@ class Function:
 
         ctx = _new_node(Node)
         ctx.fn = cls
-        nxt = [(a.grad_fn or a) if isinstance(a, Tensor) and a.requires_grad else a
-               for a in args]
+        nxt = []
+        for a in args:
+            if isinstance(a, Tensor) and a.requires_grad and a.grad_fn is not None:
+                a = a.grad_fn
+            nxt.append(a)
         ctx.next = nxt
         ctx.saved = ()
         if _state.anomaly:
@@ -245,10 +248,10 @@ def _resolve_saved(ctx, args, arrays, raw, t):
             versions.append(0)
             continue
         match = -1
-        for i, arr in enumerate(arrays):
+        for i in range(len(arrays)):
             # The same array can sit in two tensors (x * x.detach()): prefer an
             # argument not matched yet, so saves in argument order pair up.
-            if arr is s and isinstance(args[i], Tensor):
+            if arrays[i] is s and isinstance(args[i], Tensor):
                 if not (used >> i) & 1:
                     match = i
                     break

@@ -22,7 +22,7 @@ import numpy as np
 
 from .engine import topological_order
 from .function import Node
-from .tensor import Tensor
+from .tensor import Tensor, _make
 
 __all__ = ["draw_graph", "backward_steps", "ComputationGraph", "GraphvizNotFoundError",
            "BackwardStep", "BackwardSteps", "StepInput", "AUTO_MAX_NODES"]
@@ -502,7 +502,7 @@ class _Builder:
             self.record(nid, fields, "root" if e is self.root else _kind(e))
         else:                                      # a NumPy array argument (where's cond)
             fields = self.tensor_fields(self.title(None, e.shape, e.dtype),
-                                        Tensor._make(e, None), "constant")
+                                        _make(e, None), "constant")
             self.record(nid, fields, "constant")
         return nid
 

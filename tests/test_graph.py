@@ -533,3 +533,12 @@ def test_example_script_without_dot_writes_dot_sources(tmp_path, monkeypatch, ca
     assert sorted(os.listdir(tmp_path)) == ["mlp_loss.gv", "neuron.gv", "second_derivative.gv"]
     assert all(open(p).read().startswith("digraph") for p in written)
     assert capsys.readouterr().out.count("apt-get install graphviz") == 1
+
+
+def test_numpy_array_constants_are_drawn():
+    # A plain ndarray argument (here the targets' one-hot mask) is a constant leaf.
+    w = ag.tensor(np.ones(3), requires_grad=True)
+    loss = (w * np.array([1.0, 2.0, 3.0])).sum()
+    src = ag.draw_graph(loss).source
+    assert "(3,) float64|data [1, 2, 3]" in src     # the constant, with its values
+    assert "dashed" in src                          # the constants' style

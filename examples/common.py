@@ -66,3 +66,19 @@ def save_figure(fig, out, filename):
 def wrote(path):
     print(f"wrote {path}")
     return path
+
+
+def render_svg(graph, out, stem):
+    """Render ``graph`` (from ``ag.draw_graph``) to OUT/STEM.svg; without Graphviz's
+    `dot` program, write its DOT source to OUT/STEM.gv instead and print how to install
+    Graphviz. Returns the path written."""
+    svg = os.path.join(out, stem + ".svg")
+    try:
+        graph.render(outfile=svg, cleanup=True)
+        return wrote(svg)
+    except ag.GraphvizNotFoundError as e:
+        print(e)
+        gv = os.path.join(out, stem + ".gv")
+        with open(gv, "w", encoding="utf-8") as fh:
+            fh.write(graph.source)
+        return wrote(gv)

@@ -101,7 +101,14 @@ def _seed(t, g):
                 "`grad_outputs=`) of the same shape")
         return _make(np.ones_like(t.data), None)
     if not isinstance(g, Tensor):
-        g = _make(np.asarray(g, dtype=t.dtype), None)
+        arr = np.asarray(g)
+        if arr.dtype.kind not in "biuf":     # casting would turn None into NaN, "a" into
+            text = repr(g)                   # NumPy's ValueError
+            if len(text) > 60:
+                text = text[:57] + "..."
+            raise TypeError(f"backward: gradient must be a Tensor or an array of numbers, "
+                            f"got {type(g).__name__} {text} (dtype {arr.dtype})")
+        g = _make(arr.astype(t.dtype, copy=False), None)
     if g.shape != t.shape:
         raise RuntimeError(f"backward: gradient shape {g.shape} does not match the "
                            f"tensor's shape {t.shape}")
@@ -254,8 +261,8 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     An input the outputs do not depend on is a RuntimeError unless ``allow_unused``,
     which returns None for it.
     """
-    outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
-    inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    outputs = _tensor_list(outputs, "outputs")
+    inputs = _tensor_list(inputs, "inputs")
     if grad_outputs is None:
         grad_outputs = [None] * len(outputs)
     elif isinstance(grad_outputs, Tensor) or not isinstance(grad_outputs, (list, tuple)):
@@ -275,3 +282,13 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
         elif not create_graph:
             results[i] = r.detach()
     return tuple(results)
+
+
+def _tensor_list(ts, what):
+    if isinstance(ts, Tensor):
+        return [ts]
+    try:
+        return list(ts)
+    except TypeError:
+        raise TypeError(f"grad: {what} must be a Tensor or a sequence of Tensors, got "
+                        f"{type(ts).__name__}") from None

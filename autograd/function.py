@@ -28,12 +28,43 @@ class _SavedOutput:
         self.vc = vc
 
 
+class _Released:
+    """What a released node keeps of a constant operand: its shape and dtype, a weak
+    reference (``ref``) that draws it as before while the caller still holds it, and the
+    original's ``id`` (``key``) so that an operand shared by several ops is drawn once."""
+
+    __slots__ = ("shape", "dtype", "key", "ref")
+
+    def __init__(self, value, data):
+        self.shape = data.shape
+        self.dtype = data.dtype
+        self.key = id(value)
+        self.ref = weakref.ref(value)
+
+    def __repr__(self):
+        return f"<released constant {self.shape} {self.dtype}>"
+
+
+_ndarray = np.ndarray
+
+
+def _release_constants(nxt):
+    for i, e in enumerate(nxt):
+        c = e.__class__
+        if c is _ndarray:
+            nxt[i] = _Released(e, e)
+        elif c is Tensor and not e.requires_grad:
+            nxt[i] = _Released(e, e.data)
+
+
 class Node:
     """One recorded operation; the ``ctx`` argument of ``forward`` and ``backward``.
 
     ``next`` has one entry per argument of ``apply``: the input's ``Node`` when the
     input is a non-leaf tensor that requires grad, otherwise the argument itself
     (a leaf Tensor, a constant Tensor, or a plain Python/NumPy value such as an axis).
+    Once backward has released the node, constant arrays and Tensors that do not
+    require grad are replaced by ``_Released`` stand-ins (shape and dtype only).
     """
 
     __slots__ = ("fn", "next", "saved", "versions", "shape", "dtype", "out",
@@ -93,8 +124,18 @@ class Node:
             f"the tensor before modifying it.")
 
     def release(self):
+        """Free what backward needed: the saved values, and the constant operands
+        (arrays and Tensors that do not require grad, such as a dropout mask or the input
+        batch), which become ``_Released`` stand-ins so the graph can still be drawn."""
         self.saved = _FREED
         self.versions = None
+        # Runs once per node of every backward: a bare scan, the swap only when needed.
+        # Tensor subclasses (nn.Parameter) are left alone: their owner keeps them anyway.
+        for e in self.next:
+            c = e.__class__
+            if c is _ndarray or c is Tensor:
+                _release_constants(self.next)
+                return
 
     def __repr__(self):
         return f"<{self.fn.name} node>"
@@ -199,6 +240,9 @@ class Function:
             _reraise(cls, args, e)
         out = raw if raw.__class__ is np.ndarray else _as_array(raw, cls)
         if out.dtype.kind != "f":  # integer and boolean results carry no gradient
+            if out.dtype.kind == "c":
+                raise TypeError(f"{cls.name}: complex results are not supported by autograd "
+                                f"(an input requires grad; inputs: {_describe(args)})")
             return _make(out, None)
         ctx.shape = out.shape
         ctx.dtype = out.dtype

@@ -67,10 +67,18 @@ class enable_grad(contextlib.ContextDecorator):
 _default_dtype = np.dtype(np.float32)
 
 
+def _as_dtype(dtype, name):
+    """``np.dtype(dtype)``, or a TypeError naming the function that was given ``dtype``."""
+    try:
+        return np.dtype(dtype)
+    except (TypeError, ValueError) as e:
+        raise TypeError(f"{name}: {dtype!r} is not a NumPy dtype ({e})") from None
+
+
 def set_default_dtype(dtype):
     """Dtype of float tensors built from Python numbers and lists, and of parameters."""
     global _default_dtype
-    d = np.dtype(dtype)
+    d = _as_dtype(dtype, "set_default_dtype")
     if d.kind != "f":
         raise TypeError(f"set_default_dtype: expected a floating dtype, got {d}")
     _default_dtype = d

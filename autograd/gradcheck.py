@@ -23,6 +23,11 @@ def _as_tuple(out, what="fn"):
     return tuple(outs)
 
 
+def _input_tuple(inputs):
+    # One Tensor is one input (as PyTorch); tuple(tensor) would unpack it into its rows.
+    return (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
+
+
 def _flat_outputs(fn, inputs):
     outs = _as_tuple(fn(*inputs))   # grad mode stays on: fn may itself call grad()
     return np.concatenate([np.asarray(o.data, dtype=np.float64).ravel() for o in outs]) \
@@ -41,7 +46,7 @@ def _check_inputs(inputs):
 def numerical_jacobian(fn, inputs, eps=1e-6):
     """Central-difference Jacobians: one array of shape (output.size, input.size) per
     input (None for inputs that are not floating-point Tensors)."""
-    inputs = tuple(inputs)
+    inputs = _input_tuple(inputs)
     base = _flat_outputs(fn, inputs)
     jacobians = []
     for t in inputs:
@@ -96,7 +101,7 @@ def gradcheck(fn, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=Tru
     difference ``n``. Returns True, or raises ``GradcheckError`` naming the input,
     the elements and both values (returns False with ``raise_exception=False``).
     """
-    inputs = tuple(inputs)
+    inputs = _input_tuple(inputs)
     _check_inputs(inputs)
     diff_idx = [i for i, t in enumerate(inputs) if isinstance(t, Tensor) and t.requires_grad]
     if not diff_idx:
@@ -124,7 +129,7 @@ def gradgradcheck(fn, inputs, grad_outputs=None, *, eps=1e-6, atol=1e-5, rtol=1e
                   raise_exception=True):
     """Check second derivatives: gradcheck of ``v -> grad(fn(x), x, v, create_graph=True)``
     with respect to the inputs and to ``v`` (random float64 when not given)."""
-    inputs = tuple(inputs)
+    inputs = _input_tuple(inputs)
     _check_inputs(inputs)
     diff_idx = [i for i, t in enumerate(inputs) if isinstance(t, Tensor) and t.requires_grad]
     outs = _as_tuple(fn(*inputs))

@@ -21,11 +21,27 @@ import graphviz
 import numpy as np
 
 from .engine import topological_order
-from .function import Node
+from .function import Node, _Released
 from .tensor import Tensor, _make
 
 __all__ = ["draw_graph", "backward_steps", "ComputationGraph", "GraphvizNotFoundError",
            "BackwardStep", "BackwardSteps", "StepInput", "AUTO_MAX_NODES"]
+
+# Tensor-like arguments of an op: a constant operand of a node freed by backward is a
+# _Released stand-in (shape and dtype only).
+_OPERANDS = (Tensor, np.ndarray, _Released)
+
+
+def _key(e):
+    """Identity of a leaf or constant operand, the same for its released stand-in."""
+    return e.key if e.__class__ is _Released else id(e)
+
+
+def _alive(e):
+    """The operand itself, or for a released stand-in the original while someone still
+    holds it (None once it is gone)."""
+    return e.ref() if e.__class__ is _Released else e
+
 
 # dot's layout time grows faster than linearly with the drawn nodes (measured: 3 s for
 # a 2,000-op chain, about 4,000 nodes; 7 s for 4,500 nodes; 28 s for 9,000). Past this
@@ -256,7 +272,7 @@ def _plain_args(node, names):
     """``name=value`` texts of the plain (non-tensor) arguments worth showing."""
     out = []
     for name, e in zip(names, node.next):
-        if e.__class__ is Node or isinstance(e, (Tensor, np.ndarray)):
+        if e.__class__ is Node or isinstance(e, _OPERANDS):
             continue
         if e is None or e is False:
             continue
@@ -275,6 +291,8 @@ def _signature(node):
             parts.append((_kind(e), e.data.shape, e.data.dtype))
         elif isinstance(e, np.ndarray):
             parts.append(("array", e.shape, e.dtype))
+        elif e.__class__ is _Released:
+            parts.append(("constant", e.shape, e.dtype))
         else:
             parts.append(("value", _short(e, 200)))
     return tuple(parts)
@@ -490,12 +508,18 @@ class _Builder:
 
     def leaf(self, e):
         """The DOT id of a leaf tensor or constant array (drawn once however often used)."""
-        key = id(e)
+        key = _key(e)
         nid = self.tensor_ids.get(key)
         if nid is not None:
             return nid
         nid = self.new_id("t")
         self.tensor_ids[key] = nid
+        alive = _alive(e)
+        if alive is None:                   # released by backward and gone: no values
+            title = self.title(None, e.shape, e.dtype)
+            self.record(nid, self.tensor_fields(title, None, "constant"), "constant")
+            return nid
+        e = alive
         if isinstance(e, Tensor):
             title = self.title(self.names.of_tensor(e), e.data.shape, e.data.dtype)
             fields = self.tensor_fields(title, e, _kind(e))
@@ -560,15 +584,15 @@ def _draw_units(builder, units, kept, total):
             # Every tensor argument in order, one edge each (x * x has two).
             sources = [(e, name) for name, e in zip(_arg_names(tail.fn, len(tail.next)),
                                                     tail.next)
-                       if e.__class__ is Node or isinstance(e, (Tensor, np.ndarray))]
+                       if e.__class__ is Node or isinstance(e, _OPERANDS)]
         else:
             # The run's input from outside, and each distinct tensor its ops take.
             sources = [(e, None) for e in tail.next if e.__class__ is Node]
             leaves = {}
             for m in members:
                 for e in m.next:
-                    if e.__class__ is not Node and isinstance(e, (Tensor, np.ndarray)):
-                        leaves.setdefault(id(e), (e, None))
+                    if e.__class__ is not Node and isinstance(e, _OPERANDS):
+                        leaves.setdefault(_key(e), (e, None))
             if len(leaves) > _MAX_RUN_INPUTS:
                 nid = builder.new_id("t")
                 builder.record(nid, [[f"{len(leaves)} tensor inputs"],
@@ -825,13 +849,13 @@ def backward_steps(root, *, names=None):
 
     def leaf_label(e, kind):
         # Unnamed leaves are numbered in the order the walk meets them: param1, const1...
-        label = leaf_labels.get(id(e))
+        label = leaf_labels.get(_key(e))
         if label is None:
-            label = resolved.of_tensor(e) if isinstance(e, Tensor) else None
+            label = resolved.of_tensor(_alive(e))  # a released operand keeps its name
             if label is None:
                 counts[kind] += 1
                 label = f"{'param' if kind == 'parameter' else 'const'}{counts[kind]}"
-            leaf_labels[id(e)] = label
+            leaf_labels[_key(e)] = label
         return label
 
     steps = []
@@ -842,7 +866,7 @@ def backward_steps(root, *, names=None):
             if e.__class__ is Node:
                 inputs.append(StepInput(node_label(e), "intermediate", tuple(e.shape),
                                         tuple(e.shape)))
-            elif isinstance(e, (Tensor, np.ndarray)):
+            elif isinstance(e, _OPERANDS):
                 shape = tuple(np.shape(e))
                 kind = _kind(e)
                 label = leaf_label(e, kind)

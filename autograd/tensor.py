@@ -8,24 +8,44 @@ from . import grad_mode
 
 def _as_data(data, dtype=None, copy=False):
     """Array for a new tensor: Python floats take the default dtype, arrays keep theirs."""
+    if dtype is not None:
+        dtype = grad_mode._as_dtype(dtype, "tensor")
     if isinstance(data, Tensor):
         data = data.data
-    if isinstance(data, np.ndarray):
-        arr = data
-        if dtype is not None:
-            arr = arr.astype(dtype, copy=copy)
-        elif copy:
-            arr = arr.copy()
-        return arr
-    if isinstance(data, np.generic):
-        return np.array(data, dtype=dtype)
-    arr = np.array(data, dtype=dtype)
-    if dtype is None and arr.dtype.kind == "f":
-        arr = arr.astype(grad_mode._default_dtype, copy=False)
-    if arr.dtype == object:
+    try:
+        if isinstance(data, np.ndarray):
+            arr = data
+            if dtype is not None:
+                arr = arr.astype(dtype, copy=copy)
+            elif copy:
+                arr = arr.copy()
+        else:
+            arr = np.array(data, dtype=dtype)
+            if dtype is None and arr.dtype.kind == "f" and not isinstance(data, np.generic):
+                arr = arr.astype(grad_mode._default_dtype, copy=False)
+    except (ValueError, TypeError) as e:   # ragged lists, strings that are no numbers
+        raise _base_error(e)(f"tensor: {e}") from e
+    if arr.dtype.kind not in "biufc":
+        _refuse_dtype(data, arr)
+    return arr
+
+
+def _base_error(e):
+    """The builtin class of ``e``: NumPy raises subclasses whose constructors take other
+    arguments (``_UFuncNoLoopError(ufunc, dtypes)``), so a message is re-raised as this."""
+    for kind in (IndexError, ValueError, TypeError):
+        if isinstance(e, kind):
+            return kind
+    return type(e)
+
+
+def _refuse_dtype(data, arr):
+    # Strings and objects would become tensors that fail later, far from the cause.
+    if arr.dtype.kind == "O" and not isinstance(data, np.ndarray):
         raise TypeError(f"tensor: cannot build a tensor from {type(data).__name__} "
                         "(expected numbers, nested lists of numbers, or a NumPy array)")
-    return arr
+    raise TypeError(f"tensor: cannot build a tensor of dtype {arr.dtype} (shape {arr.shape}); "
+                    "expected numbers, nested lists of numbers, or a NumPy array of numbers")
 
 
 def _check_float(data, op="requires_grad"):
@@ -319,7 +339,7 @@ class Tensor:
         try:
             ufunc(self.data, _data(other), out=self.data, casting="same_kind")
         except (ValueError, TypeError) as e:
-            raise type(e)(f"{fn.name}_ (in place): {e} (tensor shape {self.data.shape}, "
+            raise _base_error(e)(f"{fn.name}_ (in place): {e} (tensor shape {self.data.shape}, "
                           f"dtype {self.data.dtype}; other {_describe(other)})") from e
         self._bump_version()
         return self
@@ -335,14 +355,14 @@ class Tensor:
         return _shape.getitem(self, index)
 
     def __setitem__(self, index, value):
-        index = _shape.normalize_index(index)
+        index = _shape.normalize_index(index, self, "setitem")
         if self._check_inplace("setitem", value):
             self._rebind(_shape.IndexPut.apply(self._alias(), index, value))
             return
         try:
             self.data[index] = _data(value)
         except (ValueError, TypeError, IndexError) as e:
-            raise type(e)(f"setitem: {e} (tensor shape {self.data.shape}, dtype "
+            raise _base_error(e)(f"setitem: {e} (tensor shape {self.data.shape}, dtype "
                           f"{self.data.dtype}; value {_describe(value)})") from e
         self._bump_version()
 

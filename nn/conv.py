@@ -4,6 +4,7 @@ import math
 import numpy as np
 
 import autograd as ag
+from autograd.creation import _check_size
 
 from . import init
 from .functional import layers as F
@@ -28,6 +29,10 @@ class Conv2d(Module):
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
                  dilation=1, groups=1, bias=True, padding_mode="zeros", dtype=None):
         super().__init__()
+        in_channels = _check_size("Conv2d", "in_channels", in_channels)
+        out_channels = _check_size("Conv2d", "out_channels", out_channels)
+        if any(k < 1 for k in _pair(kernel_size)):
+            raise ValueError(f"Conv2d: kernel_size must be positive, got {kernel_size}")
         if groups < 1 or in_channels % groups or out_channels % groups:
             raise ValueError(f"Conv2d: in_channels {in_channels} and out_channels "
                              f"{out_channels} must both be divisible by groups {groups}")

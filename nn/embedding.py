@@ -2,6 +2,7 @@
 import numpy as np
 
 import autograd as ag
+from autograd.creation import _check_size
 
 from . import init
 from .functional import layers as F
@@ -18,6 +19,8 @@ class Embedding(Module):
     def __init__(self, num_embeddings, embedding_dim, padding_idx=None, dtype=None,
                  _weight=None):
         super().__init__()
+        num_embeddings = _check_size("Embedding", "num_embeddings", num_embeddings)
+        embedding_dim = _check_size("Embedding", "embedding_dim", embedding_dim)
         if padding_idx is not None:
             if not -num_embeddings <= padding_idx < num_embeddings:
                 raise ValueError(f"Embedding: padding_idx {padding_idx} must be within "

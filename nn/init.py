@@ -77,17 +77,26 @@ def _fill(tensor, values):
     return tensor
 
 
+def _check_float(tensor, fn):
+    # Random floats written into an integer tensor would be silently truncated.
+    if isinstance(tensor, (Tensor, np.ndarray)) and tensor.dtype.kind != "f":
+        raise TypeError(f"{fn}: needs a floating-point tensor, got dtype {tensor.dtype} "
+                        f"(shape {tensor.shape})")
+
+
 def _rng(generator):
     return ag.get_rng() if generator is None else generator
 
 
 def uniform_(tensor, a=0.0, b=1.0, generator=None):
     """Fill with U(a, b)."""
+    _check_float(tensor, "uniform_")
     return _fill(tensor, _rng(generator).uniform(a, b, np.shape(tensor)))
 
 
 def normal_(tensor, mean=0.0, std=1.0, generator=None):
     """Fill with N(mean, std^2)."""
+    _check_float(tensor, "normal_")
     return _fill(tensor, _rng(generator).normal(mean, std, np.shape(tensor)))
 
 
@@ -106,6 +115,7 @@ def zeros_(tensor):
 
 def xavier_uniform_(tensor, gain=1.0, generator=None):
     """Glorot: U(-a, a), a = gain * sqrt(6 / (fan_in + fan_out))."""
+    _check_float(tensor, "xavier_uniform_")
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
     a = gain * math.sqrt(6.0 / (fan_in + fan_out))
     return uniform_(tensor, -a, a, generator)
@@ -113,6 +123,7 @@ def xavier_uniform_(tensor, gain=1.0, generator=None):
 
 def xavier_normal_(tensor, gain=1.0, generator=None):
     """Glorot: N(0, std^2), std = gain * sqrt(2 / (fan_in + fan_out))."""
+    _check_float(tensor, "xavier_normal_")
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
     std = gain * math.sqrt(2.0 / (fan_in + fan_out))
     return normal_(tensor, 0.0, std, generator)
@@ -121,6 +132,7 @@ def xavier_normal_(tensor, gain=1.0, generator=None):
 def kaiming_uniform_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", generator=None):
     """He: U(-bound, bound), bound = gain * sqrt(3 / fan),
     gain = calculate_gain(nonlinearity, a)."""
+    _check_float(tensor, "kaiming_uniform_")
     if 0 in np.shape(tensor):
         return tensor
     std = calculate_gain(nonlinearity, a) / math.sqrt(_fan(tensor, mode))
@@ -130,6 +142,7 @@ def kaiming_uniform_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", gene
 
 def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", generator=None):
     """He: N(0, std^2), std = gain / sqrt(fan), gain = calculate_gain(nonlinearity, a)."""
+    _check_float(tensor, "kaiming_normal_")
     if 0 in np.shape(tensor):
         return tensor
     std = calculate_gain(nonlinearity, a) / math.sqrt(_fan(tensor, mode))
@@ -142,5 +155,6 @@ def lecun_normal_(tensor, generator=None):
     PyTorch has no lecun_normal_; this is the plain normal of the SELU paper
     (Klambauer et al. 2017), not Keras's truncated variant.
     """
+    _check_float(tensor, "lecun_normal_")
     fan_in, _ = _calculate_fan_in_and_fan_out(tensor)
     return normal_(tensor, 0.0, 1.0 / math.sqrt(fan_in), generator)

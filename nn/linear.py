@@ -4,6 +4,7 @@ import math
 import numpy as np
 
 import autograd as ag
+from autograd.creation import _check_size
 
 from . import init
 from .functional import layers as F
@@ -22,6 +23,8 @@ class Linear(Module):
 
     def __init__(self, in_features, out_features, bias=True, dtype=None):
         super().__init__()
+        in_features = _check_size("Linear", "in_features", in_features)
+        out_features = _check_size("Linear", "out_features", out_features)
         self.in_features = in_features
         self.out_features = out_features
         dtype = np.dtype(dtype or ag.get_default_dtype())

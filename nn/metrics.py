@@ -44,6 +44,15 @@ def _predictions(fn, scores, target):
             raise ValueError(f"{fn}: scores of shape {s.shape} need class targets of "
                              f"shape {pred.shape} (or one-hot targets of shape {s.shape}), "
                              f"got {t.shape}")
+        else:
+            # A class no score exists for would silently count as a miss.
+            n_classes = s.shape[1]
+            bad = (t < 0) | (t >= n_classes)
+            if bad.any():
+                shown = ", ".join(repr(v.item()) for v in np.unique(t[bad])[:6])
+                raise ValueError(f"{fn}: class targets must be in [0, {n_classes - 1}] for "
+                                 f"scores of shape {s.shape}, got {int(bad.sum())} "
+                                 f"offending value(s): {shown}")
     if t.dtype.kind == "f" and not np.array_equal(t, np.round(t)):
         raise ValueError(f"{fn}: target must hold class indices, got non-integer values "
                          f"(dtype {t.dtype})")

@@ -150,8 +150,14 @@ class LBFGS(Optimizer):
 
     # ----- the flat view over all parameters -----------------------------------------
     def _flat_grad(self):
-        parts = [np.zeros(p.size, p.dtype) if p.grad is None else p.grad.data.ravel()
-                 for p in self._params]
+        parts = []
+        for i, p in enumerate(self._params):
+            if p.grad is None:
+                parts.append(np.zeros(p.size, p.dtype))
+                continue
+            if p.grad.shape != p.data.shape:
+                self._refuse_update(i, p)
+            parts.append(p.grad.data.ravel())
         return np.concatenate(parts)
 
     def _flat_params(self):
@@ -184,6 +190,9 @@ class LBFGS(Optimizer):
             raise ValueError("LBFGS.step: a closure is required (it re-evaluates the "
                              "loss: zero the gradients, compute the loss, call "
                              "backward(), return the loss)")
+        for i, p in enumerate(self._params):
+            if not p.data.flags.writeable:
+                self._refuse_update(i, p)
         group = self.param_groups[0]
         lr = self._number(group, "lr")
         max_iter, max_eval = group["max_iter"], group["max_eval"]

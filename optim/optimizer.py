@@ -193,9 +193,12 @@ class Optimizer:
         with ag.no_grad():
             for group in self.param_groups:
                 kwargs = self._rule_kwargs(group)
-                for p in group["params"]:
-                    if p.grad is None:
+                for i, p in enumerate(group["params"]):
+                    g = p.grad
+                    if g is None:
                         continue
+                    if g.shape != p.data.shape or not p.data.flags.writeable:
+                        self._refuse_update(i, p)
                     state = self.state.get(p)
                     if state is None:
                         state = self.state[p] = {}
@@ -204,6 +207,18 @@ class Optimizer:
                         np.copyto(p.data, new.data, casting="same_kind")
                     p._bump_version()
         return loss
+
+    def _refuse_update(self, i, p):
+        """Raise for a parameter the step cannot update in place (checked before the rule
+        runs, so that the error names the optimizer, not an op inside the rule)."""
+        shape, dtype = p.data.shape, p.data.dtype
+        if p.grad is not None and np.shape(p.grad) != shape:
+            raise ValueError(f"{self._name}: the gradient of parameter {i} has shape "
+                             f"{np.shape(p.grad)}, but the parameter has shape {shape}")
+        if not p.data.flags.writeable:
+            raise ValueError(f"{self._name}: parameter {i} (shape {shape}, dtype {dtype}) "
+                             "wraps a read-only array and cannot be updated in place; give "
+                             "the Parameter a writeable copy (np.array(a))")
 
     # ----- state dicts -----------------------------------------------------------------
     def state_dict(self):

@@ -8,6 +8,7 @@ import numpy as np
 from scipy import special
 
 from ..function import Function
+from ..grad_mode import _as_dtype
 from ..tensor import Tensor
 
 _TWO_OVER_SQRT_PI = 2.0 / np.sqrt(np.pi)
@@ -440,7 +441,7 @@ def where(cond, a, b):
 
 
 def astype(x, dtype):
-    dtype = np.dtype(dtype)
+    dtype = _as_dtype(dtype, "astype")
     if isinstance(x, Tensor) and x.data.dtype == dtype:
         return x
     return Cast.apply(x, dtype)

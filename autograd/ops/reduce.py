@@ -1,5 +1,6 @@
 """Reductions. Primitives: sum, max/min, prod; composites: mean, var, std, logsumexp."""
 import builtins
+import operator
 
 import numpy as np
 
@@ -17,8 +18,15 @@ def _axes(axis, ndim, op):
         return (axis,)
     if isinstance(axis, (int, np.integer)):
         axis = (int(axis),)
+    elif isinstance(axis, str) or not hasattr(axis, "__iter__"):
+        raise TypeError(f"{op}: axis must be None, an int or a tuple of ints, got {axis!r}")
     out = []
     for a in axis:
+        try:
+            a = operator.index(a)
+        except TypeError:
+            raise TypeError(f"{op}: axis must be None, an int or a tuple of ints, got "
+                            f"{axis!r}") from None
         if not -ndim <= a < builtins.max(ndim, 1):
             raise ValueError(f"{op}: axis {a} is out of range for a tensor of {ndim} dims")
         out.append(a % ndim if ndim else 0)
@@ -69,8 +77,17 @@ class _Extreme(Function):
     def backward(ctx, g):
         x, out = ctx.saved_tensors
         axes = ctx.next[1]
-        hit = (x.data == out).astype(g.dtype)
-        weights = hit / hit.sum(axis=axes, keepdims=True)
+        # out is saved with keepdims: a Tensor when it is the op's output, else an array
+        out = out.data if isinstance(out, Tensor) else out
+        hit = x.data == out
+        ties = hit.sum(axis=axes, keepdims=True)
+        if not ties.all():
+            # A NaN extreme equals nothing (NaN != NaN): its gradient goes to the NaNs,
+            # as PyTorch, instead of 0/0 everywhere.
+            hit |= np.isnan(x.data) & np.isnan(out)
+            ties = hit.sum(axis=axes, keepdims=True)
+        weights = hit.astype(g.dtype)
+        weights /= ties.astype(g.dtype)
         return _expand(g, x.shape, axes) * weights, None, None
 
 
@@ -122,23 +139,28 @@ def sum(x, axis=None, keepdims=False):  # noqa: A001
 
 
 def max(x, axis=None, keepdims=False):  # noqa: A001
-    _check_nonempty(x, axis, "max")
-    return Max.apply(x, _axes(axis, np.ndim(x), "max"), keepdims)
+    axes = _axes(axis, np.ndim(x), "max")
+    _check_nonempty(x, axes, "max")
+    return Max.apply(x, axes, keepdims)
 
 
 def min(x, axis=None, keepdims=False):  # noqa: A001
-    _check_nonempty(x, axis, "min")
-    return Min.apply(x, _axes(axis, np.ndim(x), "min"), keepdims)
+    axes = _axes(axis, np.ndim(x), "min")
+    _check_nonempty(x, axes, "min")
+    return Min.apply(x, axes, keepdims)
 
 
 def prod(x, axis=None, keepdims=False):
     return Prod.apply(x, _axes(axis, np.ndim(x), "prod"), keepdims)
 
 
-def _check_nonempty(x, axis, op):
+def _check_nonempty(x, axes, op):
+    # Only an empty reduced axis has no extreme: (0, 3) over axis 1 is an empty result.
     if np.size(x) == 0:
-        raise ValueError(f"{op}: the reduction of an empty tensor (shape {np.shape(x)}) "
-                         "has no identity")
+        shape = np.shape(x)
+        if builtins.any(shape[a] == 0 for a in axes):
+            raise ValueError(f"{op}: the reduction of an empty tensor (shape {shape}) over "
+                             f"axes {axes} has no identity")
 
 
 def _count(x, axes):
@@ -174,17 +196,29 @@ def logsumexp(x, axis=None, keepdims=False):
     """log(sum(exp(x))), computed as m + log(sum(exp(x - m))) with m = max(x)."""
     axes = _axes(axis, np.ndim(x), "logsumexp")
     data = x.data if isinstance(x, Tensor) else np.asarray(x)
-    m = np.max(data, axis=axes, keepdims=True)
+    # An empty axis has no max; shifting by 0 gives log(0) = -inf there.
+    m = np.max(data, axis=axes, keepdims=True) if data.size else \
+        np.zeros(_keepdims_shape(data.shape, axes), data.dtype)
     m = np.where(np.isfinite(m), m, 0.0).astype(data.dtype)   # all -inf rows stay -inf
     out = ew.log(sum(ew.exp(x - m), axes, keepdims=True)) + m
     return out if keepdims else reshape(out, tuple(s for i, s in enumerate(out.shape) if i not in axes))
 
 
+def _one_axis(axis, ndim, op):
+    if axis is None:
+        return None
+    if isinstance(axis, (tuple, list)):
+        raise TypeError(f"{op}: axis must be None or an int, got {axis!r}")
+    return _axes(axis, ndim, op)[0] if ndim else axis
+
+
 def argmax(x, axis=None, keepdims=False):
     data = x.data if isinstance(x, Tensor) else np.asarray(x)
+    axis = _one_axis(axis, data.ndim, "argmax")
     return _make(np.asarray(np.argmax(data, axis=axis, keepdims=keepdims)), None)
 
 
 def argmin(x, axis=None, keepdims=False):
     data = x.data if isinstance(x, Tensor) else np.asarray(x)
+    axis = _one_axis(axis, data.ndim, "argmin")
     return _make(np.asarray(np.argmin(data, axis=axis, keepdims=keepdims)), None)

@@ -1,9 +1,22 @@
 """Shape primitives (reshape, transpose, broadcast and its adjoint sum_to, indexing,
 concatenation, padding) and the composites built on them."""
+import operator
+
 import numpy as np
 
 from ..function import Function
 from ..tensor import Tensor
+
+
+def _axis(a, ndim, op):
+    """``a`` as an axis in [0, ndim), checked before any ``% ndim`` could wrap it."""
+    try:
+        a = operator.index(a)
+    except TypeError:
+        raise TypeError(f"{op}: axis must be an int, got {a!r}") from None
+    if not -ndim <= a < ndim:
+        raise ValueError(f"{op}: axis {a} is out of range for a tensor of {ndim} dims")
+    return a % ndim
 
 
 def _shape_arg(shape):
@@ -91,21 +104,46 @@ def sum_to(x, shape):
 
 
 # ---------------------------------------------------------------- indexing
-def normalize_index(index):
-    """Tensors become arrays; boolean masks become integer arrays (np.nonzero)."""
+def normalize_index(index, owner=None, op="getitem"):
+    """Tensors become arrays; boolean masks become integer arrays (np.nonzero).
+
+    With ``owner`` (the indexed tensor or array) the masks' shapes are checked first:
+    np.nonzero would turn a mask of the wrong length into valid integer indices.
+    """
     if not isinstance(index, tuple):
         index = (index,)
     out = []
+    masks = False
     for ix in index:
         if isinstance(ix, Tensor):
             ix = ix.data
         elif isinstance(ix, list):
             ix = np.asarray(ix)
         if isinstance(ix, np.ndarray) and ix.dtype == bool:
-            out.extend(np.nonzero(ix))
+            masks = True
+        out.append(ix)
+    if not masks:
+        return tuple(out)
+    if owner is not None:
+        _check_masks(out, np.shape(owner), op)
+    expanded = []
+    for ix in out:
+        if isinstance(ix, np.ndarray) and ix.dtype == bool:
+            expanded.extend(np.nonzero(ix))
         else:
-            out.append(ix)
-    return tuple(out)
+            expanded.append(ix)
+    return tuple(expanded)
+
+
+def _check_masks(index, shape, op):
+    # Index a zero-stride stand-in of the same shape: NumPy checks every mask against
+    # the axes it covers, at the cost of a bool array of the result's size.
+    try:
+        np.broadcast_to(np.empty((), bool), shape)[tuple(index)]
+    except IndexError as e:
+        raise IndexError(f"{op}: {e} (tensor shape {shape})") from None
+    except (ValueError, TypeError):
+        pass        # not a mask problem: the op itself reports it, naming its inputs
 
 
 def _is_basic(index):
@@ -175,7 +213,7 @@ class IndexPut(Function):
 
 
 def getitem(x, index):
-    index = normalize_index(index)
+    index = normalize_index(index, x)
     if _is_basic(index):
         return BasicGetitem.apply(x, index)
     return Getitem.apply(x, index)
@@ -235,8 +273,14 @@ def transpose(x, *axes):
 
 def moveaxis(x, source, destination):
     ndim = np.ndim(x)
-    source = [s % ndim for s in np.atleast_1d(source)]
-    destination = [d % ndim for d in np.atleast_1d(destination)]
+    source = [_axis(s, ndim, "moveaxis") for s in np.atleast_1d(source)]
+    destination = [_axis(d, ndim, "moveaxis") for d in np.atleast_1d(destination)]
+    if len(source) != len(destination):
+        raise ValueError(f"moveaxis: {len(source)} source axes but {len(destination)} "
+                         "destination axes")
+    if len(set(source)) != len(source) or len(set(destination)) != len(destination):
+        raise ValueError(f"moveaxis: repeated axis in source {source} or destination "
+                         f"{destination}")
     order = [a for a in range(ndim) if a not in source]
     for d, s in sorted(zip(destination, source)):
         order.insert(d, s)
@@ -248,8 +292,14 @@ def swapaxes(x, a, b):
         ndim = x.ndim
         if ndim == 2:           # the common case in matmul's rule
             return Transpose.apply(x, (1, 0))
-    axes = list(range(np.ndim(x)))
-    axes[a], axes[b] = axes[b], axes[a]
+    ndim = np.ndim(x)
+    axes = list(range(ndim))
+    try:
+        axes[a], axes[b] = axes[b], axes[a]
+    except (IndexError, TypeError):
+        _axis(a, ndim, "swapaxes")
+        _axis(b, ndim, "swapaxes")
+        raise
     return transpose(x, *axes)
 
 
@@ -258,7 +308,7 @@ def squeeze(x, axis=None):
     if axis is None:
         axes = [i for i, s in enumerate(shape) if s == 1]
     else:
-        axes = [a % len(shape) for a in np.atleast_1d(axis)]
+        axes = [_axis(a, len(shape), "squeeze") for a in np.atleast_1d(axis)]
         for a in axes:
             if shape[a] != 1:
                 raise ValueError(f"squeeze: axis {a} has size {shape[a]}, not 1 "
@@ -267,7 +317,19 @@ def squeeze(x, axis=None):
 
 
 def expand_dims(x, axis):
-    return reshape(x, np.expand_dims(np.empty(np.shape(x), dtype=bool), axis).shape)
+    shape = np.shape(x)
+    try:
+        new = np.expand_dims(np.empty(shape, dtype=bool), axis).shape
+    except TypeError:
+        raise TypeError(f"expand_dims: axis must be an int or a tuple of ints, got "
+                        f"{axis!r}") from None
+    except np.exceptions.AxisError as e:
+        n = len(shape) + (len(axis) if isinstance(axis, (tuple, list)) else 1)
+        raise ValueError(f"expand_dims: axis {axis!r} is out of range for the {n}-d result "
+                         f"(input shape {shape})") from e
+    except ValueError as e:
+        raise ValueError(f"expand_dims: {e} (axis {axis!r}, input shape {shape})") from None
+    return reshape(x, new)
 
 
 def flatten(x):
@@ -300,8 +362,13 @@ def stack(tensors, axis=0):
 
 def split(x, indices_or_sections, axis=0):
     """NumPy's ``np.split``: equal sections, or cut before the given indices."""
+    ndim = np.ndim(x)
+    axis = _axis(axis, ndim, "split")
     n = np.shape(x)[axis]
     if isinstance(indices_or_sections, (int, np.integer)):
+        if indices_or_sections < 1:
+            raise ValueError(f"split: the number of sections must be positive, got "
+                             f"{indices_or_sections}")
         if n % indices_or_sections:
             raise ValueError(f"split: axis {axis} of size {n} does not divide into "
                              f"{indices_or_sections} equal sections")
@@ -310,14 +377,19 @@ def split(x, indices_or_sections, axis=0):
     else:
         cuts = list(indices_or_sections)
     bounds = [0] + cuts + [n]
-    lead = (slice(None),) * (axis % np.ndim(x))
+    lead = (slice(None),) * axis
     return [getitem(x, lead + (slice(lo, hi),)) for lo, hi in zip(bounds[:-1], bounds[1:])]
 
 
 def pad(x, pad_width, constant_values=0):
     """Constant padding with NumPy's ``pad_width`` forms (int, pair, per-axis pairs)."""
     ndim = np.ndim(x)
-    pw = np.broadcast_to(np.asarray(pad_width, dtype=np.int64), (ndim, 2))
+    try:
+        pw = np.broadcast_to(np.asarray(pad_width, dtype=np.int64), (ndim, 2))
+    except (ValueError, TypeError):
+        raise ValueError(f"pad: pad_width {pad_width!r} does not fit a tensor of shape "
+                         f"{np.shape(x)}: give an int, a pair (before, after) or one pair "
+                         "per axis") from None
     if (pw < 0).any():
         raise ValueError(f"pad: negative pad_width {pad_width}")
     return Pad.apply(x, tuple(map(tuple, pw.tolist())), constant_values)

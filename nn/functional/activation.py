@@ -159,6 +159,8 @@ def swish(x, beta=1.0):
 def _shift(x, axis):
     # Subtracting the (constant) max changes nothing mathematically, so it needs no
     # gradient; it keeps exp() from overflowing. All -inf slices shift by 0 instead.
+    if x.data.size == 0:        # an empty axis has no max, and nothing to shift
+        return x
     m = np.max(x.data, axis=axis, keepdims=True)
     return x - np.where(np.isfinite(m), m, 0.0).astype(x.dtype)
 

@@ -35,7 +35,10 @@ def _pair(v, name, op):
 def linear(input, weight, bias=None):
     """y = x W^T + b, with weight (out_features, in_features) and bias (out_features,)."""
     x = _tensor(input)
-    if weight.ndim != 2 or x.shape[-1] != weight.shape[1]:
+    if weight.ndim != 2 or not x.shape or x.shape[-1] != weight.shape[1]:
+        if not x.shape:
+            raise ValueError(f"linear: input must have at least 1 dimension (..., "
+                             f"{weight.shape[-1]}), got a 0-d tensor (shape ())")
         raise ValueError(f"linear: input of shape {x.shape} does not match weight of shape "
                          f"{weight.shape} (expected input (..., {weight.shape[-1]}))")
     out = x @ weight.T
@@ -136,7 +139,8 @@ def _taps_first(win):
     about 40 times slower (one inner loop per output pixel)."""
     nd = win.ndim
     moved = ag.transpose(win, (nd - 2, nd - 1) + tuple(range(nd - 2)))
-    return ag.reshape(moved, (-1,) + moved.shape[2:])
+    # Explicit size: NumPy cannot resolve -1 when there are no elements (empty batch).
+    return ag.reshape(moved, (moved.shape[0] * moved.shape[1],) + moved.shape[2:])
 
 
 def _pool_args(op, input, kernel_size, stride, padding):

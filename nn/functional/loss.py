@@ -39,8 +39,17 @@ def _check_reduction(reduction, name, allowed=_REDUCTIONS):
                          f"got {reduction!r}")
 
 
-def _reduce(loss, reduction):
+def _empty_mean(name, shape):
+    return ValueError(f"{name}: reduction='mean' of an empty batch (input shape {shape}) is "
+                      "undefined; use reduction='sum' or 'none' for such batches")
+
+
+def _reduce(loss, reduction, name, shape):
+    """Apply ``reduction``; ``name`` and the input's ``shape`` are for the error of a mean
+    over no elements."""
     if reduction == "mean":
+        if loss.size == 0:
+            raise _empty_mean(name, shape)
         return ag.mean(loss)
     if reduction == "sum":
         return ag.sum(loss)
@@ -155,7 +164,15 @@ def _class_axis(x, name):
     if x.ndim == 0:
         raise ValueError(f"{name}: input must have a class axis: shape (C,), (N, C) or "
                          f"(N, C, d1, ...), got a 0-d tensor")
-    return 0 if x.ndim == 1 else 1
+    axis = 0 if x.ndim == 1 else 1
+    _check_classes(x, axis, name)
+    return axis
+
+
+def _check_classes(x, axis, name):
+    if x.shape[axis] == 0:
+        raise ValueError(f"{name}: input of shape {x.shape} has no classes (its class axis "
+                         f"{axis} is empty)")
 
 
 def _without(shape, axis):
@@ -197,14 +214,14 @@ def mse_loss(input, target, reduction="mean"):
     _check_reduction(reduction, "mse_loss")
     input, target = _elementwise(input, target, "mse_loss")
     d = input - target
-    return _reduce(d * d, reduction)
+    return _reduce(d * d, reduction, "mse_loss", input.shape)
 
 
 def l1_loss(input, target, reduction="mean"):
     """|ŷ − y| per element; gradient sign(ŷ − y) (0 where ŷ = y, as PyTorch)."""
     _check_reduction(reduction, "l1_loss")
     input, target = _elementwise(input, target, "l1_loss")
-    return _reduce(ag.abs(input - target), reduction)
+    return _reduce(ag.abs(input - target), reduction, "l1_loss", input.shape)
 
 
 def huber_loss(input, target, reduction="mean", delta=1.0):
@@ -216,7 +233,7 @@ def huber_loss(input, target, reduction="mean", delta=1.0):
     e = input - target
     a = ag.abs(e)
     return _reduce(ag.where(a.data < delta, 0.5 * e * e, delta * (a - 0.5 * delta)),
-                   reduction)
+                   reduction, "huber_loss", input.shape)
 
 
 def smooth_l1_loss(input, target, reduction="mean", beta=1.0):
@@ -228,8 +245,9 @@ def smooth_l1_loss(input, target, reduction="mean", beta=1.0):
     e = input - target
     a = ag.abs(e)
     if beta == 0:
-        return _reduce(a, reduction)
-    return _reduce(ag.where(a.data < beta, (0.5 / beta) * e * e, a - 0.5 * beta), reduction)
+        return _reduce(a, reduction, "smooth_l1_loss", input.shape)
+    return _reduce(ag.where(a.data < beta, (0.5 / beta) * e * e, a - 0.5 * beta), reduction,
+                   "smooth_l1_loss", input.shape)
 
 
 def log_cosh_loss(input, target, reduction="mean"):
@@ -242,7 +260,8 @@ def log_cosh_loss(input, target, reduction="mean"):
     input, target = _elementwise(input, target, "log_cosh_loss")
     d = input - target
     a = ag.where(d.data > 0, d, -d)
-    return _reduce(a + ag.log1p(ag.exp(-2.0 * a)) - _LOG2, reduction)
+    return _reduce(a + ag.log1p(ag.exp(-2.0 * a)) - _LOG2, reduction, "log_cosh_loss",
+                   input.shape)
 
 
 # ---------------------------------------------------------------- binary classification
@@ -263,7 +282,7 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean"):
     loss = -(target * _clamped_log(input) + (1.0 - target) * _clamped_log(1.0 - input))
     if w is not None:
         loss = loss * w
-    return _reduce(loss, reduction)
+    return _reduce(loss, reduction, name, input.shape)
 
 
 def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean",
@@ -285,7 +304,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean
     loss = (1.0 - target) * input + log_weight * _stable_softplus(-input)
     if w is not None:
         loss = loss * w
-    return _reduce(loss, reduction)
+    return _reduce(loss, reduction, name, input.shape)
 
 
 def sigmoid_focal_loss(input, target, alpha=0.25, gamma=2.0, reduction="mean"):
@@ -305,7 +324,7 @@ def sigmoid_focal_loss(input, target, alpha=0.25, gamma=2.0, reduction="mean"):
     loss = ce * _focal_factor(one_minus_pt, gamma, name)
     if alpha >= 0:
         loss = (alpha * target + (1.0 - alpha) * (1.0 - target)) * loss
-    return _reduce(loss, reduction)
+    return _reduce(loss, reduction, name, input.shape)
 
 
 def exponential_loss(input, target, reduction="mean"):
@@ -313,7 +332,7 @@ def exponential_loss(input, target, reduction="mean"):
     _check_reduction(reduction, "exponential_loss")
     input, target = _elementwise(input, target, "exponential_loss")
     _check_labels(target, "exponential_loss")
-    return _reduce(ag.exp(-(target * input)), reduction)
+    return _reduce(ag.exp(-(target * input)), reduction, "exponential_loss", input.shape)
 
 
 def hinge_loss(input, target, reduction="mean"):
@@ -322,7 +341,7 @@ def hinge_loss(input, target, reduction="mean"):
     _check_reduction(reduction, "hinge_loss")
     input, target = _elementwise(input, target, "hinge_loss")
     _check_labels(target, "hinge_loss")
-    return _reduce(ag.relu(1.0 - target * input), reduction)
+    return _reduce(ag.relu(1.0 - target * input), reduction, "hinge_loss", input.shape)
 
 
 # ---------------------------------------------------------------- multi-class
@@ -338,7 +357,9 @@ def _nll_terms(logp, idx, valid, w, cdim):
     return per, wt
 
 
-def _mean_over_weights(per, wt, valid, name, ignore_index):
+def _mean_over_weights(per, wt, valid, name, ignore_index, shape):
+    if valid.size == 0:
+        raise _empty_mean(name, shape)
     if not valid.any():
         raise ValueError(f"{name}: every target equals ignore_index={ignore_index}; the "
                          "weighted mean over zero targets is undefined (PyTorch returns "
@@ -364,8 +385,8 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
                                 ignore_index)
     per, wt = _nll_terms(input, idx, valid, w, cdim)
     if reduction == "mean":
-        return _mean_over_weights(per, wt, valid, name, ignore_index)
-    return _reduce(per, reduction)
+        return _mean_over_weights(per, wt, valid, name, ignore_index, input.shape)
+    return _reduce(per, reduction, name, input.shape)
 
 
 def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean",
@@ -401,7 +422,7 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
         if label_smoothing > 0:
             q = q * (1.0 - label_smoothing) + label_smoothing / n_classes
         terms = logp * q if w_b is None else logp * q * w_b
-        return _reduce(-ag.sum(terms, axis=cdim), reduction)
+        return _reduce(-ag.sum(terms, axis=cdim), reduction, name, input.shape)
 
     idx, valid = _class_targets(target, _without(input.shape, cdim), n_classes, name,
                                 ignore_index)
@@ -411,8 +432,8 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
         smooth = ag.where(valid, -ag.sum(lw, axis=cdim), 0.0)
         per = (1.0 - label_smoothing) * per + (label_smoothing / n_classes) * smooth
     if reduction == "mean":
-        return _mean_over_weights(per, wt, valid, name, ignore_index)
-    return _reduce(per, reduction)
+        return _mean_over_weights(per, wt, valid, name, ignore_index, input.shape)
+    return _reduce(per, reduction, name, input.shape)
 
 
 def softmax_focal_loss(input, target, alpha=None, gamma=2.0, reduction="mean"):
@@ -435,7 +456,7 @@ def softmax_focal_loss(input, target, alpha=None, gamma=2.0, reduction="mean"):
             loss = _float_target(alpha, input, name, "alpha", shape=()) * loss
         else:
             loss = _class_weight(alpha, n_classes, input, name, "alpha")[idx] * loss
-    return _reduce(loss, reduction)
+    return _reduce(loss, reduction, name, input.shape)
 
 
 def _batched_scores(input, target, name):
@@ -443,6 +464,7 @@ def _batched_scores(input, target, name):
     input = _input(input, name)
     if input.ndim not in (1, 2):
         raise ValueError(f"{name}: input must be (N, C) or (C,), got shape {input.shape}")
+    _check_classes(input, input.ndim - 1, name)
     n_classes = input.shape[-1]
     idx, _ = _class_targets(target, input.shape[:-1], n_classes, name)
     x = input if input.ndim == 2 else ag.reshape(input, (1, n_classes))
@@ -467,7 +489,8 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, reduction="me
     if w is not None:
         h = h * ag.reshape(w[idx], (-1, 1))
     per = ag.sum(h, axis=1) / n_classes
-    return _reduce(per if input.ndim == 2 else ag.reshape(per, ()), reduction)
+    return _reduce(per if input.ndim == 2 else ag.reshape(per, ()), reduction, name,
+                   input.shape)
 
 
 def categorical_hinge_loss(input, target, reduction="mean"):
@@ -484,7 +507,8 @@ def categorical_hinge_loss(input, target, reduction="mean"):
     s_y = _pick(x, idx, 1)
     others = ag.where(np.arange(n_classes) == idx[:, None], -np.inf, x)
     per = ag.relu(1.0 + ag.max(others, axis=1) - s_y)
-    return _reduce(per if input.ndim == 2 else ag.reshape(per, ()), reduction)
+    return _reduce(per if input.ndim == 2 else ag.reshape(per, ()), reduction, name,
+                   input.shape)
 
 
 # ---------------------------------------------------------------- segmentation
@@ -507,7 +531,8 @@ def dice_loss(input, target, smooth=1.0, reduction="mean"):
     """
     _check_reduction(reduction, "dice_loss")
     inter, sp, st = _overlap_sums(input, target, "dice_loss")
-    return _reduce(1.0 - (2.0 * inter + smooth) / (sp + st + smooth), reduction)
+    return _reduce(1.0 - (2.0 * inter + smooth) / (sp + st + smooth), reduction, "dice_loss",
+                   np.shape(input))
 
 
 def iou_loss(input, target, smooth=1.0, reduction="mean"):
@@ -515,7 +540,8 @@ def iou_loss(input, target, smooth=1.0, reduction="mean"):
     1 − (Σpt + s)/(Σp + Σt − Σpt + s); ``reduction="none"`` gives shape (N,)."""
     _check_reduction(reduction, "iou_loss")
     inter, sp, st = _overlap_sums(input, target, "iou_loss")
-    return _reduce(1.0 - (inter + smooth) / (sp + st - inter + smooth), reduction)
+    return _reduce(1.0 - (inter + smooth) / (sp + st - inter + smooth), reduction, "iou_loss",
+                   np.shape(input))
 
 
 # ---------------------------------------------------------------- distributions
@@ -539,15 +565,18 @@ def kl_div(input, target, reduction="mean", log_target=False):
         t = ag.where(live, target, 0.0)
         loss = ag.where(live, ag.exp(t) * (t - input), 0.0)
     else:
-        bad = target.data < 0
+        bad = ~(target.data >= 0) | (target.data == np.inf)   # inf·log inf − inf·x is NaN
         if bad.any():
-            raise ValueError(f"{name}: probability targets must be >= 0, got "
+            raise ValueError(f"{name}: probability targets must be finite and >= 0, got "
                              f"{_offending(target.data, bad)}")
         pos = target.data > 0
         loss = ag.where(pos, target * ag.log(ag.where(pos, target, 1.0)), 0.0) - target * input
     if reduction == "batchmean":
+        if input.ndim and input.shape[0] == 0:
+            raise ValueError(f"{name}: reduction='batchmean' of an empty batch (input shape "
+                             f"{input.shape}) is undefined; use 'sum' or 'none'")
         return ag.sum(loss) / (input.shape[0] if input.ndim else 1)
-    return _reduce(loss, reduction)
+    return _reduce(loss, reduction, name, input.shape)
 
 
 # ---------------------------------------------------------------- embeddings
@@ -592,7 +621,7 @@ def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, s
     d_neg = _pairwise_distance(a, neg, p, eps)
     if swap:
         d_neg = ag.minimum(d_neg, _pairwise_distance(pos, neg, p, eps))
-    return _reduce(ag.clip(margin + d_pos - d_neg, 0.0, None), reduction)
+    return _reduce(ag.clip(margin + d_pos - d_neg, 0.0, None), reduction, name, a.shape)
 
 
 def contrastive_loss(x1, x2, y, margin=1.0, reduction="mean"):
@@ -611,7 +640,7 @@ def contrastive_loss(x1, x2, y, margin=1.0, reduction="mean"):
     nz = sq.data > 0
     d = ag.where(nz, ag.sqrt(ag.where(nz, sq, 1.0)), 0.0)
     gap = ag.relu(margin - d)
-    return _reduce(y * sq + (1.0 - y) * gap * gap, reduction)
+    return _reduce(y * sq + (1.0 - y) * gap * gap, reduction, name, x1.shape)
 
 
 def cosine_embedding_loss(input1, input2, target, margin=0.0, reduction="mean"):
@@ -628,7 +657,7 @@ def cosine_embedding_loss(input1, input2, target, margin=0.0, reduction="mean"):
     m2 = ag.sum(x2 * x2, axis=-1) + _COSINE_EPS
     cos = dot / ag.sqrt(m1 * m2)
     loss = ag.where(y.data == 1, 1.0 - cos, ag.clip(cos - margin, 0.0, None))
-    return _reduce(loss, reduction)
+    return _reduce(loss, reduction, name, x1.shape)
 
 
 # ---------------------------------------------------------------- images
@@ -644,4 +673,4 @@ def total_variation_loss(img, reduction="mean"):
     dh = img[:, :, 1:, :] - img[:, :, :-1, :]
     dw = img[:, :, :, 1:] - img[:, :, :, :-1]
     per = ag.sum(ag.abs(dh), axis=(1, 2, 3)) + ag.sum(ag.abs(dw), axis=(1, 2, 3))
-    return _reduce(per, reduction)
+    return _reduce(per, reduction, name, img.shape)

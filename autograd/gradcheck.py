@@ -53,19 +53,23 @@ def numerical_jacobian(fn, inputs, eps=1e-6):
         if not isinstance(t, Tensor) or t.dtype.kind != "f":
             jacobians.append(None)
             continue
-        flat = t.data.reshape(-1)          # a view when contiguous, else we work on a copy
-        if not np.shares_memory(flat, t.data):
-            t.data = t.data.copy()
-            flat = t.data.reshape(-1)
+        # Perturb a private C-ordered copy (the input may be read-only or strided) and
+        # put the caller's array back afterwards.
+        original = t.data
+        t.data = np.array(original, order="C", copy=True)
+        flat = t.data.reshape(-1)
         J = np.zeros((base.size, flat.size))
-        for j in range(flat.size):
-            orig = flat[j].copy()
-            flat[j] = orig + eps
-            plus = _flat_outputs(fn, inputs)
-            flat[j] = orig - eps
-            minus = _flat_outputs(fn, inputs)
-            flat[j] = orig
-            J[:, j] = (plus - minus) / (2 * eps)
+        try:
+            for j in range(flat.size):
+                orig = flat[j].copy()
+                flat[j] = orig + eps
+                plus = _flat_outputs(fn, inputs)
+                flat[j] = orig - eps
+                minus = _flat_outputs(fn, inputs)
+                flat[j] = orig
+                J[:, j] = (plus - minus) / (2 * eps)
+        finally:
+            t.data = original
         jacobians.append(J)
     return jacobians
 

@@ -334,7 +334,20 @@ class Tensor:
 
     def _inplace(self, fn, ufunc, other):
         if self._check_inplace(fn.name + "_", other):
-            self._rebind(fn.apply(self._alias(), other))
+            # Recorded as the out-of-place op, with NumPy's in-place rules kept: the
+            # shape cannot grow and the dtype stays (a same_kind cast back).
+            shape, dtype = self.data.shape, self.data.dtype
+            if np.broadcast_shapes(shape, np.shape(_data(other))) != shape:
+                raise ValueError(f"{fn.name}_ (in place): the result would have shape "
+                                 f"{np.broadcast_shapes(shape, np.shape(_data(other)))}, "
+                                 f"not the tensor's {shape}; other {_describe(other)}")
+            result = fn.apply(self._alias(), other)
+            if result.data.dtype != dtype:
+                if not np.can_cast(result.data.dtype, dtype, "same_kind"):
+                    raise TypeError(f"{fn.name}_ (in place): cannot cast the result "
+                                    f"({result.data.dtype}) back to the tensor's {dtype}")
+                result = _ew.astype(result, dtype)
+            self._rebind(result)
             return self
         try:
             ufunc(self.data, _data(other), out=self.data, casting="same_kind")

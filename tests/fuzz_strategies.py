@@ -51,9 +51,6 @@ settings.register_profile("chainrule-long", deadline=None, derandomize=False, da
                           max_examples=int(os.environ.get("CHAINRULE_FUZZ_EXAMPLES", "3000")),
                           suppress_health_check=_QUIET, print_blob=True)
 LONG = os.environ.get("CHAINRULE_FUZZ", "").lower() == "long"
-# Known engine bugs the generator steers around until they are fixed (docs/fuzzing.md);
-# CHAINRULE_FUZZ_KNOWN_BUGS=1 generates them too.
-KNOWN_BUGS = os.environ.get("CHAINRULE_FUZZ_KNOWN_BUGS", "") == "1"
 
 
 def fuzz_settings(ci_examples):
@@ -891,8 +888,6 @@ def _shape(b):
         return b.step(["flatten", "flatten.m"], (i,))
     target = (np.broadcast_shapes(x.shape, b.partner_shape(x.shape)) if name == "broadcast_to"
               else b.sub_shape(x.shape))
-    if tuple(target) == x.shape and not b.is_tensor[i] and not KNOWN_BUGS:
-        raise _Skip                         # engine bug 3 in docs/fuzzing.md
     return b.step(name, (i,), shape=tuple(target))
 
 
@@ -1064,21 +1059,14 @@ def _inplace(b):
     name = b.choose(_INPLACE_NAMES)
     i = b.pick()
     x = b.vals[i]
-    t_dtype = np.result_type(x, 1.0)
     if b.d_bool():
         s = b.scalar((0.5, 1.5, -2.0, 2, np.float64(0.75)) if name != "idiv" else
                      (0.5, 1.5, -2.0, 4, np.float64(0.75)))
-        if b.deps[i] and np.result_type(t_dtype, s) != t_dtype and not KNOWN_BUGS:
-            raise _Skip                     # engine bug 1 in docs/fuzzing.md
         return b.step(name + ".rs", (i,), s=s)
     grow = b.d_int(0, 5) == 0               # a partner that does not broadcast to x
     shape = b.partner_shape(x.shape) if grow else b.sub_shape(x.shape)
     j = b.leaf(shape, "pos" if name == "idiv" else "any")
-    promotes = np.result_type(t_dtype, b.vals[j]) != t_dtype
     grows = np.broadcast_shapes(x.shape, shape) != x.shape
-    recorded = bool(b.deps[i] or b.deps[j])  # ag records the update
-    if recorded and (promotes or grows) and not KNOWN_BUGS:
-        raise _Skip                         # engine bug 1 in docs/fuzzing.md
     return b.step(name, (i, j), may_fail=grows)
 
 

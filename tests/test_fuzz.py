@@ -24,7 +24,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import autograd as ag
-from fuzz_strategies import (COVERED, FOCI, KNOWN_BUGS, Config, Leaf, Program, Step,
+from fuzz_strategies import (COVERED, FOCI, Config, Leaf, Program, Step,
                              fuzz_settings, make_leaf, programs)
 from op_registry import NOT_OPS
 
@@ -107,7 +107,7 @@ def _scalarized(program):
     random w, so one backward checks a random vector-Jacobian product."""
     idx = program.grad_leaves()
     # gradcheck cannot perturb a read-only input (bug 2 in docs/fuzzing.md)
-    layout = None if KNOWN_BUGS else "C"
+    layout = None
     xs = [make_leaf(program.nodes[i], "ag", float64=True, layout=layout) for i in idx]
     shape = np.shape(program.expected)
     w = ag.Tensor(np.random.default_rng(1).standard_normal(shape))
@@ -213,9 +213,7 @@ def test_a_program_prints_as_a_runnable_reproducer():
 
 
 # ------------------------------------------------------------------ bugs the fuzzer found
-# Each was reduced from a falsifying example; docs/fuzzing.md has the details and the fix.
-@pytest.mark.xfail(strict=True, reason="engine bug (docs/fuzzing.md, bug 1): a recorded "
-                   "in-place op on a non-leaf promotes the tensor's dtype")
+# Each was reduced from a falsifying example and is fixed; docs/fuzzing.md has the details.
 def test_recorded_inplace_op_keeps_the_tensors_dtype():
     x = ag.Tensor(np.array([0.25, -1.5], dtype=np.float32), requires_grad=True)
     b = ag.Tensor(np.array(-0.5), requires_grad=True)               # float64
@@ -227,8 +225,6 @@ def test_recorded_inplace_op_keeps_the_tensors_dtype():
     np.testing.assert_allclose(b.grad.data, 2.0)
 
 
-@pytest.mark.xfail(strict=True, reason="engine bug (docs/fuzzing.md, bug 1): a recorded "
-                   "in-place op on a non-leaf broadcasts the tensor itself")
 def test_recorded_inplace_op_cannot_change_the_tensors_shape():
     x = ag.Tensor(np.array(0.5), requires_grad=True)
     with ag.no_grad():
@@ -240,8 +236,6 @@ def test_recorded_inplace_op_cannot_change_the_tensors_shape():
         t += ag.ones(2)
 
 
-@pytest.mark.xfail(strict=True, reason="gradcheck bug (docs/fuzzing.md, bug 2): "
-                   "finite differences write into the input's own array")
 def test_gradcheck_accepts_read_only_and_non_contiguous_inputs():
     base = np.linspace(-1.0, 1.0, 6).reshape(2, 3)
     readonly = ag.Tensor(np.broadcast_to(base, base.shape), requires_grad=True)
@@ -252,8 +246,6 @@ def test_gradcheck_accepts_read_only_and_non_contiguous_inputs():
         assert x.data is array      # the caller's tensor still wraps the caller's array
 
 
-@pytest.mark.xfail(strict=True, reason="engine bug (docs/fuzzing.md, bug 3): broadcast_to "
-                   "and sum_to hand back a plain ndarray when there is nothing to do")
 def test_broadcast_to_and_sum_to_of_an_array_return_a_tensor():
     a = np.ones((2, 3))
     assert isinstance(ag.broadcast_to(a, (4, 2, 3)), ag.Tensor)     # passes today

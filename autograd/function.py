@@ -76,8 +76,10 @@ class Node:
     @property
     def needs_input_grad(self):
         """One bool per argument of ``apply``: does that input need a gradient?"""
-        return tuple(e.__class__ is Node or (isinstance(e, Tensor) and e.requires_grad)
-                     for e in self.next)
+        needs = []
+        for e in self.next:
+            needs.append(e.__class__ is Node or (isinstance(e, Tensor) and e.requires_grad))
+        return needs
 
     @property
     def name(self):
@@ -98,7 +100,9 @@ class Node:
                 "Pass retain_graph=True to the first backward() or grad().")
         versions = self.versions
         out = []
-        for i, s in enumerate(saved):
+        i = -1
+        for s in saved:
+            i += 1
             if isinstance(s, Tensor):
                 vc = s._vc
                 if vc and vc[0] != (versions[i] if versions else 0):
@@ -114,7 +118,7 @@ class Node:
                 out.append(t)
             else:
                 out.append(s)
-        return tuple(out)
+        return out
 
     def _raise_modified(self, s, expected, now):
         raise RuntimeError(

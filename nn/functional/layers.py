@@ -70,9 +70,11 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
         out[n, o, y, x] = b[o] + sum_{c in group(o), i, j} w[o, c, i, j] *
                           xpad[n, c, y*s_h + i*d_h, x*s_w + j*d_w]
 
-    The padded input's windows (a strided view) are laid out once as a matrix of
-    shape (N, groups, C/groups * kh * kw, out_h * out_w) - the only copy - and
-    multiplied by the weight; the gradient flows back through the same ops.
+    The padded input's windows (a strided view) are laid out once as a matrix - the
+    only copy - and multiplied by the weight; the gradient flows back through the same
+    ops. Without groups the matrix is (C*kh*kw, N*out_h*out_w), so the forward and each
+    gradient are one large product; with groups it is (N, groups, C/groups*kh*kw,
+    out_h*out_w).
     """
     x = _tensor(input)
     if x.ndim == 3:
@@ -96,6 +98,14 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
         x = ag.pad(x, ((0, 0), (0, 0)) + pads)
     win = ag.sliding_window(x, (kh, kw), stride, dilation)      # (N, C, oh, ow, kh, kw)
     oh, ow = win.shape[2:4]
+    if groups == 1:
+        # One matrix (C*kh*kw, N*oh*ow) for the whole batch: one large product forward
+        # and one for each gradient, instead of a small product per sample (and no sum
+        # over the batch for the weight's gradient).
+        cols = win.transpose(1, 4, 5, 0, 2, 3).reshape(c * kh * kw, n * oh * ow)
+        out = weight.reshape(o, c * kh * kw) @ cols
+        out = out.reshape(o, n, oh, ow).transpose(1, 0, 2, 3)
+        return out if bias is None else out + bias.reshape(1, o, 1, 1)
     # (N, C, kh, kw, oh, ow): each row of the matrix is one (channel, tap), so the
     # gradient's taps come back as contiguous blocks for window_sum to add.
     cols = win.transpose(0, 1, 4, 5, 2, 3)

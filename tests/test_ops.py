@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import autograd as ag
-from op_registry import NOT_OPS, OPS, build, covered_names, sample_params
+from op_registry import NOT_OPS, build, covered_names, sample_params
 
 PARAMS = sample_params()
 IDS = [f"{op.name}-{i}" for op, i in PARAMS]

@@ -175,7 +175,7 @@ def _run(roots, grads, retain_graph, create_graph, inputs):
             if gi is None:
                 continue
             if e.__class__ is Node:
-                if capture and e not in needed:
+                if capture and e not in needed and e not in targets_node:
                     continue
                 if gi.data.shape != e.shape or gi.data.dtype != e.dtype:
                     gi = _fit(gi, e.shape, e.dtype, node.fn.name)
@@ -224,7 +224,10 @@ def _add_leaf(leaves, t, g):
 
 def _accumulate(leaf, g, create_graph):
     if create_graph:
-        leaf.grad = g if leaf.grad is None else leaf.grad + g
+        if leaf.grad is not None:
+            leaf.grad = leaf.grad + g
+        else:   # a gradient without a graph may be shared with another leaf: own it
+            leaf.grad = g if g.grad_fn is not None else _make(np.array(g.data, copy=True), None)
     elif leaf.grad is None:
         # Own the buffer: g may share memory with another tensor or gradient.
         leaf.grad = _make(np.array(g.data, copy=True), None)
@@ -236,15 +239,13 @@ def _accumulate(leaf, g, create_graph):
 
 
 def _needed(order, targets_leaf, targets_node):
-    """Nodes whose backward leads to at least one of the requested inputs."""
+    """Nodes whose backward leads to at least one of the requested inputs. A requested
+    non-leaf's own node runs only if it leads to another requested input."""
     needed = set()
     for node in reversed(order):
-        if node in targets_node:
-            needed.add(node)
-            continue
         for e in node.next:
             if e.__class__ is Node:
-                if e in needed:
+                if e in needed or e in targets_node:
                     needed.add(node)
                     break
             elif isinstance(e, Tensor) and id(e) in targets_leaf:

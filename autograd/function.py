@@ -19,13 +19,15 @@ _FREED = object()  # marks a node whose saved values were released after backwar
 
 
 class _SavedOutput:
-    """The output array saved by its own op: held without the Tensor to avoid a cycle."""
+    """The output array saved by its own op: held without the Tensor to avoid a cycle.
+    ``version`` is the value ``vc[0]`` must still have when backward uses it."""
 
-    __slots__ = ("data", "vc")
+    __slots__ = ("data", "vc", "version")
 
     def __init__(self, data, vc):
         self.data = data
         self.vc = vc
+        self.version = vc[0]
 
 
 class _Released:
@@ -109,8 +111,8 @@ class Node:
                     self._raise_modified(s, versions[i] if versions else 0, vc[0])
                 out.append(s)
             elif type(s) is _SavedOutput:
-                if s.vc[0]:
-                    self._raise_modified(s, 0, s.vc[0])
+                if s.vc[0] != s.version:
+                    self._raise_modified(s, s.version, s.vc[0])
                 # Rebuild the output as a tensor of this node, so that a backward
                 # recorded with create_graph=True differentiates through it.
                 t = _make(s.data, self)

@@ -318,11 +318,22 @@ class Tensor:
 
     def _rebind(self, result):
         # Record an in-place op on a non-leaf as its out-of-place twin: the graph
-        # gets the old value as input and this object becomes the new value.
+        # gets the old value as input and this object becomes the new value. The
+        # version moves on, so ops that saved this object's old value refuse to use
+        # the new one; the result's own saved output (div, exp...) moves with it.
+        version = self._version + 1
+        vc = result._vc
+        if vc is None:
+            vc = [version]
+        else:
+            for s in (result.grad_fn.saved if result.grad_fn is not None else ()):
+                if getattr(s, "vc", None) is vc:
+                    s.version = version
+            vc[0] = version
         self.data = result.data
         self.grad_fn = result.grad_fn
         self.requires_grad = result.requires_grad
-        self._vc = None
+        self._vc = vc
         if self.grad_fn is not None:
             self.grad_fn.out = weakref.ref(self)
 

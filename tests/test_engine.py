@@ -451,3 +451,40 @@ def test_getitem_repeated_indices_accumulate():
     x = leaf([1.0, 2.0, 3.0])
     x[[0, 0, 2]].sum().backward()
     np.testing.assert_allclose(x.grad.data, [2.0, 0.0, 1.0])
+
+
+# ---------------------------------------------------------------- found in review
+def test_recorded_in_place_op_invalidates_earlier_saves_of_the_old_value():
+    x = leaf([1.0, 2.0])
+    y = x * 2
+    z = (y * y).sum()          # mul saved the tensor y
+    y += 1                     # recorded: y now holds a new value
+    with pytest.raises(RuntimeError, match="needed by `mul`"):
+        z.backward()
+
+
+def test_recorded_in_place_op_keeps_tracking_its_saved_output():
+    x, w = leaf([1.0, 2.0]), leaf([2.0, 4.0])
+    y = x * 1
+    y /= w                     # div saved its output, which is now y's value
+    with ag.no_grad():
+        y += 100
+    with pytest.raises(RuntimeError, match="needed by `div`"):
+        y.sum().backward()
+
+
+def test_create_graph_gradients_are_not_shared_between_leaves():
+    a, b = leaf(1.0), leaf(1.0)
+    (a + b).backward(create_graph=True)
+    assert a.grad is not b.grad
+    (a * 2).backward()
+    assert (a.grad.item(), b.grad.item()) == (3.0, 1.0)
+
+
+def test_grad_of_a_non_leaf_does_not_run_or_free_its_node():
+    x = leaf([1.0, 2.0])
+    h = x.exp()
+    (g,) = ag.grad((h * 3).sum(), h)
+    np.testing.assert_allclose(g.data, [3.0, 3.0])
+    h.sum().backward()         # h's own node was neither run nor freed
+    np.testing.assert_allclose(x.grad.data, np.exp(x.data))

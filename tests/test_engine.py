@@ -488,3 +488,14 @@ def test_grad_of_a_non_leaf_does_not_run_or_free_its_node():
     np.testing.assert_allclose(g.data, [3.0, 3.0])
     h.sum().backward()         # h's own node was neither run nor freed
     np.testing.assert_allclose(x.grad.data, np.exp(x.data))
+
+
+def test_setitem_with_repeated_indices_gives_the_last_write_the_gradient():
+    x = leaf([1.0, 2.0, 3.0])
+    w = leaf([5.0, 7.0])
+    y = x * 1
+    y[np.array([0, 0])] = w            # NumPy keeps the last write: y[0] == 7
+    assert y.data[0] == 7.0
+    (y * ag.tensor([1.0, 2.0, 3.0], dtype=np.float64)).sum().backward()
+    np.testing.assert_allclose(w.grad.data, [0.0, 1.0])
+    np.testing.assert_allclose(x.grad.data, [0.0, 2.0, 3.0])

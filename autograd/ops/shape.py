@@ -202,14 +202,32 @@ class IndexPut(Function):
     def forward(ctx, x, index, value):
         out = x.copy()
         out[index] = value
+        kept = None
+        if not _is_basic(index):
+            # A repeated index keeps only the last write (NumPy): mark which places
+            # of the indexed region survive, so earlier writes get no gradient.
+            region = out[index].shape
+            ids = np.arange(int(np.prod(region))).reshape(region)
+            marker = np.full(x.shape, -1, dtype=np.int64)
+            marker[index] = ids
+            kept = marker[index] == ids
+            if kept.all():
+                kept = None
+        ctx.save_for_backward(kept)
         return out
 
     @staticmethod
     def backward(ctx, g):                       # overwritten places pass nothing to x
         index = ctx.next[1]
-        _, _, nv = ctx.needs_input_grad
-        gx = IndexPut.apply(g, index, 0.0) if ctx.needs_input_grad[0] else None
-        return gx, None, (getitem(g, index) if nv else None)
+        (kept,) = ctx.saved_tensors
+        nx, _, nv = ctx.needs_input_grad
+        gx = IndexPut.apply(g, index, 0.0) if nx else None
+        gv = None
+        if nv:
+            gv = getitem(g, index)
+            if kept is not None:
+                gv = gv * kept.astype(gv.dtype)
+        return gx, None, gv
 
 
 def getitem(x, index):

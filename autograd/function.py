@@ -181,6 +181,8 @@ class Function:
 
     name = None        # API name shown in graphs and errors; defaults to the class name
     derivative = None  # the local derivative rule in words, for the backward table
+    save_inputs = False  # primitives: backward gets every argument back as saved, as
+    #                      if forward had called save_for_backward on all of them
     returns_view = False  # True when forward returns a view of its first input
 
     def __init_subclass__(cls, **kw):
@@ -254,7 +256,10 @@ class Function:
         ctx.dtype = out.dtype
         t = _make(out, ctx)
         ctx.out = weakref.ref(t)
-        if ctx.saved:
+        if cls.save_inputs:
+            ctx.saved = args            # the call's own tuple: nothing to map or allocate
+            ctx.versions = _versions(args)
+        elif ctx.saved:
             _resolve_saved(ctx, args, arrays, raw, t)
         if cls.returns_view:
             _share_version(args[0], t)
@@ -280,6 +285,15 @@ def _share_version(src, out):
         if src._vc is None:
             src._vc = [0]
         out._vc = src._vc
+
+
+def _versions(args):
+    """The saved tensors' versions, or None when all are 0 (the common case)."""
+    for a in args:
+        if isinstance(a, Tensor) and a._vc and a._vc[0]:
+            return [a._vc[0] if isinstance(a, Tensor) and a._vc else
+                    (0 if isinstance(a, Tensor) else None) for a in args]
+    return None
 
 
 def _resolve_saved(ctx, args, arrays, raw, t):

@@ -47,10 +47,10 @@ class Sub(Function):
 
 class Mul(Function):
     derivative = "d(a*b)/da = b, d(a*b)/db = a"
+    save_inputs = True
 
     @staticmethod
     def forward(ctx, a, b):
-        ctx.save_for_backward(a, b)
         return np.multiply(a, b)
 
     @staticmethod
@@ -102,10 +102,10 @@ class Pow(Function):
 
 class Maximum(Function):
     derivative = "d max(a,b)/da = [a > b] (1/2 at ties), d/db = [b > a]"
+    save_inputs = True
 
     @staticmethod
     def forward(ctx, a, b):
-        ctx.save_for_backward(a, b)
         return np.maximum(a, b)
 
     @staticmethod
@@ -118,10 +118,10 @@ class Maximum(Function):
 
 class Minimum(Function):
     derivative = "d min(a,b)/da = [a < b] (1/2 at ties), d/db = [b < a]"
+    save_inputs = True
 
     @staticmethod
     def forward(ctx, a, b):
-        ctx.save_for_backward(a, b)
         return np.minimum(a, b)
 
     @staticmethod
@@ -186,10 +186,10 @@ class Exp(Function):
 
 class Log(Function):
     derivative = "d ln(x)/dx = 1/x"
+    save_inputs = True
 
     @staticmethod
     def forward(ctx, x):
-        ctx.save_for_backward(x)
         return np.log(x)
 
     @staticmethod
@@ -215,10 +215,10 @@ class Sqrt(Function):
 
 class Sin(Function):
     derivative = "d sin(x)/dx = cos(x)"
+    save_inputs = True
 
     @staticmethod
     def forward(ctx, x):
-        ctx.save_for_backward(x)
         return np.sin(x)
 
     @staticmethod
@@ -229,10 +229,10 @@ class Sin(Function):
 
 class Cos(Function):
     derivative = "d cos(x)/dx = -sin(x)"
+    save_inputs = True
 
     @staticmethod
     def forward(ctx, x):
-        ctx.save_for_backward(x)
         return np.cos(x)
 
     @staticmethod
@@ -287,10 +287,10 @@ def _sigmoid(x):
 
 class Relu(Function):
     derivative = "d relu(x)/dx = [x > 0]"
+    save_inputs = True
 
     @staticmethod
     def forward(ctx, x):
-        ctx.save_for_backward(x)
         return np.maximum(x, 0)
 
     @staticmethod
@@ -301,10 +301,10 @@ class Relu(Function):
 
 class Abs(Function):
     derivative = "d |x|/dx = sign(x)"
+    save_inputs = True
 
     @staticmethod
     def forward(ctx, x):
-        ctx.save_for_backward(x)
         return np.abs(x)
 
     @staticmethod
@@ -327,10 +327,10 @@ class Sign(Function):
 
 class Clip(Function):
     derivative = "d clip(x,lo,hi)/dx = [lo <= x <= hi]"
+    save_inputs = True
 
     @staticmethod
     def forward(ctx, x, lo, hi):
-        ctx.save_for_backward(x, lo, hi)
         if lo is None and hi is None:
             raise ValueError("at least one of lo and hi must be given")
         return np.clip(x, lo, hi)
@@ -349,10 +349,10 @@ class Clip(Function):
 
 class Erf(Function):
     derivative = "d erf(x)/dx = 2/sqrt(pi) exp(-x^2)"
+    save_inputs = True
 
     @staticmethod
     def forward(ctx, x):
-        ctx.save_for_backward(x)
         return special.erf(x)
 
     @staticmethod
@@ -363,10 +363,10 @@ class Erf(Function):
 
 class Log1p(Function):
     derivative = "d ln(1+x)/dx = 1/(1+x)"
+    save_inputs = True
 
     @staticmethod
     def forward(ctx, x):
-        ctx.save_for_backward(x)
         return np.log1p(x)
 
     @staticmethod

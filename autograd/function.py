@@ -183,6 +183,7 @@ class Function:
     derivative = None  # the local derivative rule in words, for the backward table
     save_inputs = False  # primitives: backward gets every argument back as saved, as
     #                      if forward had called save_for_backward on all of them
+    save_output = False  # primitives: backward gets the output back, as if saved
     returns_view = False  # True when forward returns a view of its first input
 
     def __init_subclass__(cls, **kw):
@@ -259,6 +260,10 @@ class Function:
         if cls.save_inputs:
             ctx.saved = args            # the call's own tuple: nothing to map or allocate
             ctx.versions = _versions(args)
+        elif cls.save_output:
+            vc = t._vc = [0]
+            ctx.saved = (_SavedOutput(out, vc),)
+            ctx.versions = None
         elif ctx.saved:
             _resolve_saved(ctx, args, arrays, raw, t)
         if cls.returns_view:

@@ -171,12 +171,11 @@ class Neg(Function):
 
 class Exp(Function):
     derivative = "d exp(x)/dx = exp(x)"
+    save_output = True
 
     @staticmethod
     def forward(ctx, x):
-        out = np.exp(x)
-        ctx.save_for_backward(out)
-        return out
+        return np.exp(x)
 
     @staticmethod
     def backward(ctx, g):                       # d exp(x) = exp(x) dx
@@ -200,12 +199,11 @@ class Log(Function):
 
 class Sqrt(Function):
     derivative = "d sqrt(x)/dx = 1/(2 sqrt(x))"
+    save_output = True
 
     @staticmethod
     def forward(ctx, x):
-        out = np.sqrt(x)
-        ctx.save_for_backward(out)
-        return out
+        return np.sqrt(x)
 
     @staticmethod
     def backward(ctx, g):                       # d sqrt(x) = dx / (2 sqrt(x))
@@ -243,12 +241,11 @@ class Cos(Function):
 
 class Tanh(Function):
     derivative = "d tanh(x)/dx = 1 - tanh(x)^2"
+    save_output = True
 
     @staticmethod
     def forward(ctx, x):
-        out = np.tanh(x)
-        ctx.save_for_backward(out)
-        return out
+        return np.tanh(x)
 
     @staticmethod
     def backward(ctx, g):                       # d tanh(x) = (1 - tanh(x)^2) dx
@@ -258,12 +255,11 @@ class Tanh(Function):
 
 class Sigmoid(Function):
     derivative = "d sigmoid(x)/dx = sigmoid(x)(1 - sigmoid(x))"
+    save_output = True
 
     @staticmethod
     def forward(ctx, x):
-        out = _sigmoid(x)
-        ctx.save_for_backward(out)
-        return out
+        return _sigmoid(x)
 
     @staticmethod
     def backward(ctx, g):                       # d sigmoid(x) = s (1 - s) dx
@@ -377,12 +373,11 @@ class Log1p(Function):
 
 class Expm1(Function):
     derivative = "d (e^x - 1)/dx = e^x"
+    save_output = True
 
     @staticmethod
     def forward(ctx, x):
-        out = np.expm1(x)
-        ctx.save_for_backward(out)
-        return out
+        return np.expm1(x)
 
     @staticmethod
     def backward(ctx, g):                       # d (e^x - 1) = e^x dx

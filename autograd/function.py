@@ -50,15 +50,6 @@ class _Released:
 _ndarray = np.ndarray
 
 
-def _release_constants(nxt):
-    for i, e in enumerate(nxt):
-        c = e.__class__
-        if c is _ndarray:
-            nxt[i] = _Released(e, e)
-        elif c is Tensor and not e.requires_grad:
-            nxt[i] = _Released(e, e.data)
-
-
 class Node:
     """One recorded operation; the ``ctx`` argument of ``forward`` and ``backward``.
 
@@ -135,13 +126,14 @@ class Node:
         batch), which become ``_Released`` stand-ins so the graph can still be drawn."""
         self.saved = _FREED
         self.versions = None
-        # Runs once per node of every backward: a bare scan, the swap only when needed.
         # Tensor subclasses (nn.Parameter) are left alone: their owner keeps them anyway.
-        for e in self.next:
+        nxt = self.next
+        for i, e in enumerate(nxt):
             c = e.__class__
-            if c is _ndarray or c is Tensor:
-                _release_constants(self.next)
-                return
+            if c is _ndarray:
+                nxt[i] = _Released(e, e)
+            elif c is Tensor and not e.requires_grad:
+                nxt[i] = _Released(e, e.data)
 
     def __repr__(self):
         return f"<{self.fn.name} node>"
@@ -261,8 +253,7 @@ class Function:
             ctx.saved = args            # the call's own tuple: nothing to map or allocate
             ctx.versions = _versions(args)
         elif cls.save_output:
-            vc = t._vc = [0]
-            ctx.saved = (_SavedOutput(out, vc),)
+            ctx.saved = (_save_output(t),)
             ctx.versions = None
         elif ctx.saved:
             _resolve_saved(ctx, args, arrays, raw, t)
@@ -292,12 +283,18 @@ def _share_version(src, out):
         out._vc = src._vc
 
 
+def _save_output(t):
+    """Keep an op's output for its backward: the array and a fresh version counter
+    shared with ``t``, so an in-place change of ``t`` is caught."""
+    vc = t._vc = [0]
+    return _SavedOutput(t.data, vc)
+
+
 def _versions(args):
     """The saved tensors' versions, or None when all are 0 (the common case)."""
     for a in args:
         if isinstance(a, Tensor) and a._vc and a._vc[0]:
-            return [a._vc[0] if isinstance(a, Tensor) and a._vc else
-                    (0 if isinstance(a, Tensor) else None) for a in args]
+            return [b._vc[0] if isinstance(b, Tensor) and b._vc else 0 for b in args]
     return None
 
 
@@ -311,9 +308,7 @@ def _resolve_saved(ctx, args, arrays, raw, t):
     used = 0
     for s in ctx.saved:
         if s is raw or s is out:   # raw: forward's return before it became an array
-            vc = [0]
-            t._vc = vc
-            saved.append(_SavedOutput(out, vc))
+            saved.append(_save_output(t))
             versions.append(0)
             continue
         match = -1

@@ -4,6 +4,8 @@ No recursion anywhere, so graphs of millions of nodes are fine. Gradients are
 Tensors; with ``create_graph=True`` the walk runs with recording on, so the
 gradients carry graphs of their own and can be differentiated again.
 """
+from operator import attrgetter
+
 import numpy as np
 
 from . import grad_mode
@@ -15,16 +17,15 @@ from .tensor import Tensor, _make
 def topological_order(roots, check_freed=True):
     """The nodes reachable from ``roots`` in the order backward processes them.
 
-    Kahn's algorithm over consumer counts: a node runs once every node that uses
-    its output has run. With ``check_freed`` it raises if a node's saved values
-    were already freed (drawing a graph after backward passes False).
+    Every node is numbered when it is recorded (``Node.seq``), after the nodes of its
+    inputs, so the newest node first is a valid order: a node runs once every node
+    that uses its output has run. One walk collects the nodes, then a sort in C
+    orders them (cheaper than counting consumers). With ``check_freed`` it raises if
+    a node's saved values were already freed (drawing a graph after backward passes
+    False).
     """
-    deps = {}
-    stack = []
-    for n in roots:
-        if n not in deps:
-            deps[n] = 0
-            stack.append(n)
+    seen = set(roots)
+    stack = list(seen)
     while stack:
         node = stack.pop()
         if check_freed and node.saved is _FREED:
@@ -33,26 +34,13 @@ def topological_order(roots, check_freed=True):
                 f"`{node.fn.name}` were freed by an earlier backward. Pass retain_graph=True "
                 "to the first backward() or grad() if you need to go through it again.")
         for e in node.next:
-            if e.__class__ is Node:
-                c = deps.get(e)
-                if c is None:
-                    deps[e] = 1
-                    stack.append(e)
-                else:
-                    deps[e] = c + 1
-    order = []
-    ready = [n for n in deps if deps[n] == 0]
-    ready.reverse()
-    while ready:
-        node = ready.pop()
-        order.append(node)
-        for e in node.next:
-            if e.__class__ is Node:
-                c = deps[e] - 1
-                deps[e] = c
-                if c == 0:
-                    ready.append(e)
-    return order
+            if e.__class__ is Node and e not in seen:
+                seen.add(e)
+                stack.append(e)
+    return sorted(seen, key=_seq, reverse=True)
+
+
+_seq = attrgetter("seq")
 
 
 def _fit(g, shape, dtype, op):
@@ -119,6 +107,7 @@ def _seed(t, g):
 
 def _run(roots, grads, retain_graph, create_graph, inputs):
     pending = {}        # node -> gradient of its output, summed so far
+    summed = set()      # nodes whose pending gradient is a sum this walk made
     leaves = {}         # id(leaf) -> [leaf, gradient summed so far]
     for t, g in zip(roots, grads):
         g = _seed(t, g)
@@ -159,11 +148,18 @@ def _run(roots, grads, retain_graph, create_graph, inputs):
             if node not in needed:
                 continue
         out = node.fn.backward(node, g)
+        nxt = node.next
         if not retain_graph:
-            node.release()
+            # Node.release, without the call where no operand is a constant (most nodes).
+            node.saved = _FREED
+            node.versions = None
+            for e in nxt:
+                c = e.__class__
+                if c is np.ndarray or (c is Tensor and not e.requires_grad):
+                    node.release()
+                    break
         if out.__class__ is not tuple:
             out = (out,)
-        nxt = node.next
         if len(out) != len(nxt):
             raise RuntimeError(f"`{node.fn.name}`.backward returned {len(out)} gradients "
                                f"for {len(nxt)} inputs")
@@ -174,44 +170,68 @@ def _run(roots, grads, retain_graph, create_graph, inputs):
         for e, gi in zip(nxt, out):
             if gi is None:
                 continue
+            d = gi.data
             if e.__class__ is Node:
                 if capture and e not in needed and e not in targets_node:
                     continue
-                if gi.data.shape != e.shape or gi.data.dtype != e.dtype:
+                if d.shape != e.shape or (d.dtype is not e.dtype and d.dtype != e.dtype):
                     gi = _fit(gi, e.shape, e.dtype, node.fn.name)
                 prev = pending.get(e)
                 if prev is None:
                     pending[e] = gi
                 elif create_graph:
                     pending[e] = prev + gi
+                elif e in summed:
+                    # A sum made here, not yet handed to anyone (hooks and retain_grad
+                    # see it when its node runs): add in place, no new buffer.
+                    np.add(prev.data, gi.data, out=prev.data)
                 else:
-                    pending[e] = _make(prev.data + gi.data, None)
+                    pending[e] = _make(_sum(prev.data, gi.data), None)
+                    summed.add(e)
             elif isinstance(e, Tensor) and e.requires_grad:
                 if capture and id(e) not in targets_leaf:
                     continue
-                if gi.data.shape != e.data.shape or gi.data.dtype != e.data.dtype:
-                    gi = _fit(gi, e.data.shape, e.data.dtype, node.fn.name)
+                ed = e.data
+                if d.shape != ed.shape or (d.dtype is not ed.dtype and d.dtype != ed.dtype):
+                    gi = _fit(gi, ed.shape, ed.dtype, node.fn.name)
                 entry = leaves.get(id(e))
                 if entry is None:
                     leaves[id(e)] = [e, gi]
                 elif create_graph:
                     entry[1] = entry[1] + gi
                 else:
-                    entry[1] = _make(entry[1].data + gi.data, None)
+                    # Summed as arrays, in place after the first sum; wrapped at the end.
+                    prev = entry[1]
+                    if prev.__class__ is Tensor:
+                        entry[1] = _sum(prev.data, gi.data)
+                    else:
+                        np.add(prev, gi.data, out=prev)
 
     for leaf, g in leaves.values():
+        if g.__class__ is not Tensor:
+            g = _make(g, None)
+            owned = True     # a sum made here: no other tensor shares its memory
+        else:
+            owned = False
         if leaf._hooks:
             for hook in leaf._hooks:
                 r = hook(g)
                 if r is not None:
                     g = r
+                    owned = False
         if capture:
             i = targets_leaf.get(id(leaf))
             if i is not None:
                 results[i] = g
         else:
-            _accumulate(leaf, g, create_graph)
+            _accumulate(leaf, g, create_graph, owned)
     return results if capture else None
+
+
+def _sum(a, b):
+    """a + b as a new array (NumPy returns a scalar for 0-d operands)."""
+    s = a + b
+    return s if s.__class__ is np.ndarray else np.asarray(s)
 
 
 def _add_leaf(leaves, t, g):
@@ -222,7 +242,7 @@ def _add_leaf(leaves, t, g):
         entry[1] = entry[1] + g
 
 
-def _accumulate(leaf, g, create_graph):
+def _accumulate(leaf, g, create_graph, owned=False):
     if create_graph:
         if leaf.grad is not None:
             leaf.grad = leaf.grad + g
@@ -230,7 +250,7 @@ def _accumulate(leaf, g, create_graph):
             leaf.grad = g if g.grad_fn is not None else _make(np.array(g.data, copy=True), None)
     elif leaf.grad is None:
         # Own the buffer: g may share memory with another tensor or gradient.
-        leaf.grad = _make(np.array(g.data, copy=True), None)
+        leaf.grad = g if owned else _make(np.array(g.data, copy=True), None)
     elif leaf.grad.grad_fn is None and leaf.grad.data.flags.writeable:
         np.add(leaf.grad.data, g.data, out=leaf.grad.data)
         leaf.grad._bump_version()

@@ -7,6 +7,7 @@ backward walk needs: the edges to its inputs, what ``forward`` saved, and the
 output's shape and dtype. Intermediate tensors are not held by the graph, so
 their arrays are freed as soon as nothing else uses them.
 """
+import itertools
 import weakref
 
 import numpy as np
@@ -48,6 +49,8 @@ class _Released:
 
 
 _ndarray = np.ndarray
+_generic = np.generic
+_asarray = np.asarray
 
 
 class Node:
@@ -60,11 +63,10 @@ class Node:
     require grad are replaced by ``_Released`` stand-ins (shape and dtype only).
     """
 
-    __slots__ = ("fn", "next", "saved", "versions", "shape", "dtype", "out",
-                 "__dict__", "__weakref__")
-    # Rarely set, so class-level defaults rather than per-node slots.
-    hooks = None       # tensor hooks registered on the output (non-leaf)
-    retain = None      # weakref to the output tensor when retain_grad() was called
+    # hooks: tensor hooks registered on the output (non-leaf), or None;
+    # retain: a weakref to the output tensor once retain_grad() was called, or None.
+    __slots__ = ("fn", "next", "saved", "versions", "shape", "dtype", "seq", "hooks",
+                 "retain", "__dict__", "__weakref__")
 
     @property
     def needs_input_grad(self):
@@ -91,7 +93,16 @@ class Node:
                 f"`{self.fn.name}`: its saved values were freed by an earlier backward. "
                 "Trying to backward through the graph a second time? "
                 "Pass retain_graph=True to the first backward() or grad().")
+        if saved.__class__ is _SavedOutput:     # an op that saved only its output
+            return (self._output(saved),)
         versions = self.versions
+        if versions is None and self.fn.save_inputs:
+            # The common case: the call's own arguments, none modified since.
+            for s in saved:
+                if isinstance(s, Tensor) and s._vc and s._vc[0]:
+                    break
+            else:
+                return saved
         out = []
         i = -1
         for s in saved:
@@ -101,17 +112,20 @@ class Node:
                 if vc and vc[0] != (versions[i] if versions else 0):
                     self._raise_modified(s, versions[i] if versions else 0, vc[0])
                 out.append(s)
-            elif type(s) is _SavedOutput:
-                if s.vc[0] != s.version:
-                    self._raise_modified(s, s.version, s.vc[0])
-                # Rebuild the output as a tensor of this node, so that a backward
-                # recorded with create_graph=True differentiates through it.
-                t = _make(s.data, self)
-                t._vc = s.vc
-                out.append(t)
+            elif s.__class__ is _SavedOutput:
+                out.append(self._output(s))
             else:
                 out.append(s)
         return out
+
+    def _output(self, s):
+        if s.vc[0] != s.version:
+            self._raise_modified(s, s.version, s.vc[0])
+        # Rebuild the output as a tensor of this node, so that a backward
+        # recorded with create_graph=True differentiates through it.
+        t = _make(s.data, self)
+        t._vc = s.vc
+        return t
 
     def _raise_modified(self, s, expected, now):
         raise RuntimeError(
@@ -176,6 +190,9 @@ class Function:
     save_inputs = False  # primitives: backward gets every argument back as saved, as
     #                      if forward had called save_for_backward on all of them
     save_output = False  # primitives: backward gets the output back, as if saved
+    save_other = False   # with save_inputs, for two inputs (a*b): each input's gradient
+    #                      needs only the other one, so an input whose partner needs no
+    #                      gradient is not kept (saved as None): the graph holds less
     returns_view = False  # True when forward returns a view of its first input
 
     def __init_subclass__(cls, **kw):
@@ -211,8 +228,9 @@ class Function:
                 out = cls.forward(_NO_GRAD_CTX, *arrays)
             except (ValueError, TypeError, IndexError) as e:
                 _reraise(cls, args, e)
-            if out.__class__ is not np.ndarray:
-                out = _as_array(out, cls)
+            if out.__class__ is not _ndarray:
+                # A 0-d result comes back from NumPy as a scalar.
+                out = _asarray(out) if isinstance(out, _generic) else _as_array(out, cls)
             t = _new(Tensor)        # _make inlined: this path runs for every op
             t.data = out            # of every backward and optimizer step
             t.grad = None
@@ -226,34 +244,55 @@ class Function:
 
         ctx = _new_node(Node)
         ctx.fn = cls
+        ctx.seq = _next_seq()   # after its inputs' nodes: the backward order
         nxt = []
         for a in args:
-            if isinstance(a, Tensor) and a.requires_grad and a.grad_fn is not None:
+            if isinstance(a, Tensor) and a.grad_fn is not None and a.requires_grad:
                 a = a.grad_fn
             nxt.append(a)
         ctx.next = nxt
         ctx.saved = ()
+        ctx.hooks = ctx.retain = None   # slots, not class defaults: read on every backward
         if _state.anomaly:
             ctx.created_at = creation_site()
         try:
             raw = cls.forward(ctx, *arrays)
         except (ValueError, TypeError, IndexError) as e:
             _reraise(cls, args, e)
-        out = raw if raw.__class__ is np.ndarray else _as_array(raw, cls)
-        if out.dtype.kind != "f":  # integer and boolean results carry no gradient
-            if out.dtype.kind == "c":
+        out = raw
+        if out.__class__ is not _ndarray:
+            out = _asarray(out) if isinstance(out, _generic) else _as_array(out, cls)
+        dtype = out.dtype
+        if dtype.kind != "f":  # integer and boolean results carry no gradient
+            if dtype.kind == "c":
                 raise TypeError(f"{cls.name}: complex results are not supported by autograd "
                                 f"(an input requires grad; inputs: {_describe(args)})")
             return _make(out, None)
         ctx.shape = out.shape
-        ctx.dtype = out.dtype
-        t = _make(out, ctx)
-        ctx.out = weakref.ref(t)
+        ctx.dtype = dtype
+        t = _new(Tensor)            # _make inlined
+        t.data = out
+        t.grad = None
+        t.grad_fn = ctx
+        t.requires_grad = True
+        t._vc = None
+        t._hooks = None
         if cls.save_inputs:
-            ctx.saved = args            # the call's own tuple: nothing to map or allocate
-            ctx.versions = _versions(args)
+            saved = args                # the call's own tuple: nothing to map or allocate
+            if cls.save_other:
+                a, b = args
+                if not (isinstance(b, Tensor) and b.requires_grad):
+                    saved = (None, b)
+                elif not (isinstance(a, Tensor) and a.requires_grad):
+                    saved = (a, None)
+            ctx.saved = saved
+            ctx.versions = None
+            for a in saved:
+                if isinstance(a, Tensor) and a._vc and a._vc[0]:
+                    ctx.versions = _versions(saved)
+                    break
         elif cls.save_output:
-            ctx.saved = (_save_output(t),)
+            ctx.saved = _save_output(t)     # no tuple around it: one object less
             ctx.versions = None
         elif ctx.saved:
             _resolve_saved(ctx, args, arrays, raw, t)
@@ -264,11 +303,11 @@ class Function:
 
 _NO_GRAD_CTX = _NoGradCtx()
 _new_node = object.__new__
+_next_seq = itertools.count().__next__
 
 
 def _as_array(out, cls):
-    if type(out) is np.ndarray:
-        return out
+    """What forward returned, other than an array or a NumPy scalar, as an array."""
     if isinstance(out, (tuple, list)):
         raise TypeError(f"{cls.name}: forward must return one array (multiple outputs "
                         "are not supported; write one Function per output)")
@@ -291,11 +330,8 @@ def _save_output(t):
 
 
 def _versions(args):
-    """The saved tensors' versions, or None when all are 0 (the common case)."""
-    for a in args:
-        if isinstance(a, Tensor) and a._vc and a._vc[0]:
-            return [b._vc[0] if isinstance(b, Tensor) and b._vc else 0 for b in args]
-    return None
+    """The saved tensors' versions (called when one of them is not at version 0)."""
+    return [b._vc[0] if isinstance(b, Tensor) and b._vc else 0 for b in args]
 
 
 def _resolve_saved(ctx, args, arrays, raw, t):

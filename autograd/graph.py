@@ -4,13 +4,15 @@ backward pass as a table).
 Both read the recorded graph without changing it. A recorded op is a ``Node``:
 ``node.fn`` is its Function class (``.name``, ``.derivative``), ``node.next`` has one
 entry per argument (a ``Node`` for a non-leaf input that requires grad, else the
-argument itself: a leaf Tensor, a constant, or a plain value such as an axis), and
-``node.out`` is a weak reference to the output Tensor. The graph does not hold
-intermediate tensors, so their values can only be shown while the caller keeps them.
+argument itself: a leaf Tensor, a constant, or a plain value such as an axis). The
+graph does not hold intermediate tensors, so their values can only be shown while the
+caller keeps them: a drawing finds the live ones once, in the garbage collector's list of
+objects (a per-node reference would cost every recorded op an object).
 
 Every walk here is iterative: graphs of any depth are drawn without recursion.
 """
 import functools
+import gc
 import inspect
 import re
 import warnings
@@ -466,6 +468,7 @@ class _Builder:
         self.opt = options
         self.tensor_ids = {}      # id(leaf tensor or array) -> DOT node id
         self.count = 0
+        self.live = None          # node -> a live tensor it computed, found on first use
 
     def new_id(self, prefix):
         self.count += 1
@@ -536,10 +539,9 @@ class _Builder:
         if node is self.root.grad_fn:
             t, kind = self.root, "root"
         else:
-            ref = getattr(node, "out", None)
-            t = ref() if ref is not None else None
-            if t is not None and t.grad_fn is not node:    # rebound by an in-place op
-                t = None
+            if self.live is None:
+                self.live = _live_outputs()
+            t = self.live.get(node)
             kind = "intermediate"
         title = self.title(self.names.of_node(node), node.shape, node.dtype)
         self.record(nid, self.tensor_fields(title, t, kind), kind)
@@ -562,6 +564,18 @@ class _Builder:
             if args:
                 lines.append(f"{n.fn.name}: {', '.join(args)}")
         return lines
+
+
+def _live_outputs():
+    """node -> a live tensor whose value it computed (one pass over the collector's
+    objects; a tensor rebound by an in-place op belongs to its new node)."""
+    live = {}
+    for o in gc.get_objects():
+        if isinstance(o, Tensor):
+            node = o.grad_fn
+            if node is not None and node not in live:
+                live[node] = o
+    return live
 
 
 def _draw_units(builder, units, kept, total):

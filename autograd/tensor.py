@@ -326,7 +326,8 @@ class Tensor:
         if vc is None:
             vc = [version]
         else:
-            for s in (result.grad_fn.saved if result.grad_fn is not None else ()):
+            saved = result.grad_fn.saved if result.grad_fn is not None else ()
+            for s in (saved if isinstance(saved, (list, tuple)) else (saved,)):
                 if getattr(s, "vc", None) is vc:
                     s.version = version
             vc[0] = version
@@ -334,8 +335,6 @@ class Tensor:
         self.grad_fn = result.grad_fn
         self.requires_grad = result.requires_grad
         self._vc = vc
-        if self.grad_fn is not None:
-            self.grad_fn.out = weakref.ref(self)
 
     def _bump_version(self):
         if self._vc is None:

@@ -48,6 +48,7 @@ class Sub(Function):
 class Mul(Function):
     derivative = "d(a*b)/da = b, d(a*b)/db = a"
     save_inputs = True
+    save_other = True
 
     @staticmethod
     def forward(ctx, a, b):

@@ -80,15 +80,18 @@ class _Extreme(Function):
         # out is saved with keepdims: a Tensor when it is the op's output, else an array
         out = out.data if isinstance(out, Tensor) else out
         hit = x.data == out
-        ties = hit.sum(axis=axes, keepdims=True)
+        ties = hit.sum(axis=axes, keepdims=True, dtype=g.dtype)
         if not ties.all():
             # A NaN extreme equals nothing (NaN != NaN): its gradient goes to the NaNs,
             # as PyTorch, instead of 0/0 everywhere.
             hit |= np.isnan(x.data) & np.isnan(out)
-            ties = hit.sum(axis=axes, keepdims=True)
-        weights = hit.astype(g.dtype)
-        weights /= ties.astype(g.dtype)
-        return _expand(g, x.shape, axes) * weights, None, None
+            ties = hit.sum(axis=axes, keepdims=True, dtype=g.dtype)
+        # Share g among the ties at the reduced size, then let the boolean mask place
+        # it: one full-size pass, where a float weight array would take three.
+        g = reshape(g, ties.shape)
+        if ties.size and ties.max() > 1:
+            g = g / ties
+        return broadcast_to(g, x.shape) * hit, None, None
 
 
 class Max(_Extreme):

@@ -263,7 +263,14 @@ class Pad(Function):
 
     @staticmethod
     def forward(ctx, x, pad_width, value):
-        return np.pad(x, pad_width, mode="constant", constant_values=value)
+        if np.ndim(value) or x.dtype.kind != "f":   # np.pad's casting rules and errors
+            return np.pad(x, pad_width, mode="constant", constant_values=value)
+        # A filled array and one slice assignment: np.pad does the same with Python
+        # work per axis, 2-3 times slower on an image batch.
+        shape = tuple(n + lo + hi for n, (lo, hi) in zip(x.shape, pad_width))
+        out = np.zeros(shape, x.dtype) if value == 0 else np.full(shape, value, x.dtype)
+        out[tuple(slice(lo, lo + n) for n, (lo, _) in zip(x.shape, pad_width))] = x
+        return out
 
     @staticmethod
     def backward(ctx, g):                       # cut the padding off

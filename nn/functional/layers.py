@@ -109,11 +109,8 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     # (N, C, kh, kw, oh, ow): each row of the matrix is one (channel, tap), so the
     # gradient's taps come back as contiguous blocks for window_sum to add.
     cols = win.transpose(0, 1, 4, 5, 2, 3)
-    if groups == 1:
-        out = weight.reshape(o, c * kh * kw) @ cols.reshape(n, c * kh * kw, oh * ow)
-    else:
-        wm = weight.reshape(groups, o // groups, cg * kh * kw)
-        out = wm @ cols.reshape(n, groups, cg * kh * kw, oh * ow)
+    wm = weight.reshape(groups, o // groups, cg * kh * kw)
+    out = wm @ cols.reshape(n, groups, cg * kh * kw, oh * ow)
     out = out.reshape(n, o, oh, ow)
     return out if bias is None else out + bias.reshape(1, o, 1, 1)
 

@@ -571,7 +571,9 @@ def _live_outputs():
     objects; a tensor rebound by an in-place op belongs to its new node)."""
     live = {}
     for o in gc.get_objects():
-        if isinstance(o, Tensor):
+        # type(), not isinstance: that would read __class__ of every object alive, and
+        # some (lazy module proxies) warn or import when asked.
+        if issubclass(type(o), Tensor):
             node = o.grad_fn
             if node is not None and node not in live:
                 live[node] = o

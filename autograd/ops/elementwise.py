@@ -293,7 +293,7 @@ class Relu(Function):
     @staticmethod
     def backward(ctx, g):                       # d relu(x) = [x > 0] dx (0 at the kink)
         (x,) = ctx.saved_tensors
-        return g * (_arr(x) > 0).astype(g.dtype)
+        return g * (_arr(x) > 0)               # a boolean mask: no float temporary
 
 
 class Abs(Function):

@@ -6,7 +6,7 @@
         loss_fn(model(x), y).backward()
         opt.step()
 
-Each optimizer's update rule is one pure function in ``optim.functional`` (``sgd``,
+Each optimizer's update rule is one function in ``optim.functional`` (``sgd``,
 ``adam``, ...), which the classes apply under ``no_grad`` and which, called directly
 with grad mode on, is differentiable (hyper-gradients, unrolled optimisation).
 """

@@ -1,19 +1,30 @@
-"""The update rules, each written once, as pure functions over Tensors.
+"""The update rules, each written once, as functions over Tensors.
 
 ``rule(param, grad, state, *, lr, ...) -> new_param``: ``state`` is a dict the rule
-reads and rebinds (``state["step"]``, ``state["exp_avg"]``, ...; names and layout as
-PyTorch's optimizer state). A rule never modifies a tensor in place, so:
+reads and updates (``state["step"]``, ``state["exp_avg"]``, ...; names and layout as
+PyTorch's optimizer state). A rule never modifies ``param`` or ``grad``; it returns the
+new parameter. (The one exception is private: ``Optimizer.step``, which overwrites the
+parameter with the result anyway, lets its rule write the result there directly.)
 
-- the optimizer classes call it under ``ag.no_grad()`` and copy the result into the
-  parameter (nothing is recorded, state tensors are plain detached Tensors);
-- called with grad mode on, the whole update is recorded in the graph, and the loss
-  after a few steps can be differentiated with respect to ``lr``, ``betas``, the
-  initial parameters, ... (unrolled optimisation, hyper-gradients). Hyper-parameters
-  may therefore be Python numbers or Tensors.
+- With grad mode on, a rule is a composite of Tensor ops: it rebinds the state entries to
+  new tensors and modifies none in place, so the whole update is recorded in the graph
+  and the loss after a few steps can be differentiated with respect to ``lr``,
+  ``betas``, the initial parameters, ... (unrolled optimisation, hyper-gradients).
+  Hyper-parameters may therefore be Python numbers or Tensors.
+- With grad mode off (how the optimizer classes call it), nothing is recorded and the
+  state tensors are updated in place, as PyTorch does: their arrays are allocated on
+  the first step and reused. A state tensor held from before a step has changed after
+  it; copy it to keep its value (``Optimizer.state_dict()`` copies).
 
-Every rule is built from Tensor operators and ``ag.sqrt``/``ag.where``/sums only; no
-rule carries derivative code. The formulas are PyTorch's (docs/formulas.md §3).
+Both modes go through the same building blocks (``_accumulate``, ``_running_max``,
+``_div_root``, ``_descend``, ``_decay``): each is written once as the Tensor expression
+and once as in-place NumPy that does the same floating-point operations in the same
+order, so the two modes give the same numbers. No rule carries derivative code. The
+formulas are PyTorch's (docs/formulas.md §3), with the bias corrections folded into
+scalars.
 """
+import threading
+
 import numpy as np
 
 import autograd as ag
@@ -22,16 +33,116 @@ __all__ = ["sgd", "momentum", "adagrad", "rmsprop", "adadelta", "adam", "adamw",
            "lamb"]
 
 
-# ---------------------------------------------------------------- shared pieces
-def _ema(avg, x, beta):
-    """Exponential moving average: beta·avg + (1 − beta)·x."""
-    return beta * avg + (1 - beta) * x
+# ---------------------------------------------------------------- building blocks
+class _Target(threading.local):
+    # The parameter that Optimizer.step overwrites with the rule's result (set around
+    # the call; None otherwise). A rule run without recording may write its update
+    # straight into that parameter's array: one pass and one temporary fewer than
+    # returning a new array for the class to copy in.
+    param = None
 
 
-def _buffer(state, key, param):
-    """``state[key]``, or zeros shaped like ``param`` before the first step."""
+_target = _Target()
+# Grad mode alone decides, not whether an operand requires grad: with grad mode on, a
+# state tensor may have been saved by a recorded op (lr·buf with a Tensor lr) and must
+# keep its value for that graph's backward.
+_recording = ag.is_grad_enabled
+
+
+def _data(x):
+    """The array (or number) behind a Tensor operand or hyper-parameter."""
+    return x.data if isinstance(x, ag.Tensor) else x
+
+
+def _array(a):
+    # An op on 0-d arrays returns a NumPy scalar; in-place ops on it need the array.
+    return a if isinstance(a, np.ndarray) else np.asarray(a)
+
+
+def _is_one(x):
+    # A Tensor hyper-parameter always takes part, so that it can be differentiated.
+    return not isinstance(x, ag.Tensor) and x == 1
+
+
+def _nonzero(x):
+    return isinstance(x, ag.Tensor) or x != 0
+
+
+def _buffer(state, key, param, fill=0.0):
+    """``state[key]``, created as an array of ``fill`` shaped like ``param`` (and stored)
+    before the first step."""
     buf = state.get(key)
-    return ag.Tensor(np.zeros_like(param.data)) if buf is None else buf
+    if buf is None:
+        buf = state[key] = ag.Tensor(np.full_like(param.data, fill))
+    return buf
+
+
+def _accumulate(state, key, param, x, decay, scale=1.0, square=False, fill=0.0):
+    """state[key] ← decay·state[key] + scale·x (x² with ``square``), the buffer starting
+    at ``fill``; returns the new value. An exponential moving average is
+    ``decay = β, scale = 1 − β``. Not recording, the buffer is updated in place."""
+    buf = _buffer(state, key, param, fill)
+    if _recording():
+        if square:
+            x = x * x
+        if not _is_one(scale):
+            x = scale * x
+        new = state[key] = (buf if _is_one(decay) else decay * buf) + x
+        return new
+    b, t = buf.data, _data(x)
+    if square:
+        t = _array(t * t)
+    if not _is_one(scale):
+        t = np.multiply(_data(scale), t, out=t if square else None)
+    if not _is_one(decay):
+        np.multiply(_data(decay), b, out=b)
+    np.add(b, t, out=b)
+    buf._bump_version()
+    return buf
+
+
+def _running_max(state, key, x):
+    """state[key] ← max(state[key], x), starting at x; returns it (AMSGrad)."""
+    prev = state.get(key)
+    if prev is None:
+        # A copy: x's own buffer is updated in place by the next step.
+        new = state[key] = 1.0 * x
+        return new
+    if _recording():
+        new = state[key] = ag.maximum(prev, x)
+        return new
+    np.maximum(prev.data, _data(x), out=prev.data)
+    prev._bump_version()
+    return prev
+
+
+def _div_root(x, sq, eps):
+    """x / (√sq + ε): the adaptive methods' normalised direction (a new tensor)."""
+    if _recording():
+        return x / (ag.sqrt(sq) + eps)
+    d = _array(np.sqrt(_data(sq)))
+    np.add(d, _data(eps), out=d)
+    np.divide(_data(x), d, out=d)
+    return ag.Tensor(d)
+
+
+def _descend(param, lr, d):
+    """The new parameter θ − η·d."""
+    if _recording():
+        return param - d if _is_one(lr) else param - lr * d
+    step = _data(d) if _is_one(lr) else np.multiply(_data(lr), _data(d))
+    if param is _target.param:
+        np.subtract(param.data, step, out=param.data)
+        return param
+    return ag.Tensor(np.subtract(param.data, step))
+
+
+def _decay(param, factor):
+    """θ·factor: decoupled weight decay (before the rest of the rule)."""
+    if _recording() or param is not _target.param:
+        return param * factor
+    np.multiply(param.data, _data(factor), out=param.data)
+    return param
 
 
 def _prepare(param, grad, weight_decay, maximize):
@@ -43,11 +154,6 @@ def _prepare(param, grad, weight_decay, maximize):
     return grad
 
 
-def _nonzero(x):
-    # A Tensor hyper-parameter always takes part, so that it can be differentiated.
-    return isinstance(x, ag.Tensor) or x != 0
-
-
 def _next_step(state):
     step = state.get("step", 0) + 1
     state["step"] = step
@@ -56,11 +162,8 @@ def _next_step(state):
 
 def _adam_moments(grad, state, beta1, beta2, param):
     """Update Adam's first and second moments in ``state``; return them."""
-    exp_avg = _ema(_buffer(state, "exp_avg", param), grad, beta1)
-    exp_avg_sq = _ema(_buffer(state, "exp_avg_sq", param), grad * grad, beta2)
-    state["exp_avg"] = exp_avg
-    state["exp_avg_sq"] = exp_avg_sq
-    return exp_avg, exp_avg_sq
+    return (_accumulate(state, "exp_avg", param, grad, beta1, 1 - beta1),
+            _accumulate(state, "exp_avg_sq", param, grad, beta2, 1 - beta2, square=True))
 
 
 # ---------------------------------------------------------------- the rules
@@ -74,13 +177,15 @@ def sgd(param, grad, state, *, lr=1e-3, momentum=0.0, dampening=0.0, weight_deca
     """
     g = _prepare(param, grad, weight_decay, maximize)
     if _nonzero(momentum):
-        buf = state.get("momentum_buffer")
-        # PyTorch starts the buffer at g itself: the first step is not dampened. It is
-        # a new tensor (1·g), since the caller may zero or accumulate into g in place.
-        buf = 1.0 * g if buf is None else momentum * buf + (1 - dampening) * g
-        state["momentum_buffer"] = buf
+        if state.get("momentum_buffer") is None:
+            # PyTorch starts the buffer at g itself: the first step is not dampened. It
+            # is a new tensor (1·g), since the caller may zero or accumulate into g in
+            # place, and later steps may update the buffer in place.
+            buf = state["momentum_buffer"] = 1.0 * g
+        else:
+            buf = _accumulate(state, "momentum_buffer", param, g, momentum, 1 - dampening)
         g = g + momentum * buf if nesterov else buf
-    return param - lr * g
+    return _descend(param, lr, g)
 
 
 def momentum(param, grad, state, *, lr=0.01, beta=0.9):
@@ -89,9 +194,7 @@ def momentum(param, grad, state, *, lr=0.01, beta=0.9):
     v ← βv + (1 − β)g with v₀ = 0;  θ ← θ − η·v.  State: ``velocity``.
     Takes exactly the steps of ``sgd(lr=η(1 − β), momentum=β)``.
     """
-    v = _ema(_buffer(state, "velocity", param), grad, beta)
-    state["velocity"] = v
-    return param - lr * v
+    return _descend(param, lr, _accumulate(state, "velocity", param, grad, beta, 1 - beta))
 
 
 def adagrad(param, grad, state, *, lr=1e-2, lr_decay=0.0, weight_decay=0.0,
@@ -103,13 +206,10 @@ def adagrad(param, grad, state, *, lr=1e-2, lr_decay=0.0, weight_decay=0.0,
     """
     step = _next_step(state)
     g = _prepare(param, grad, weight_decay, maximize)
-    total = state.get("sum")
-    if total is None:
-        total = ag.Tensor(np.full_like(param.data, initial_accumulator_value))
-    total = total + g * g
-    state["sum"] = total
+    total = _accumulate(state, "sum", param, g, 1.0, square=True,
+                        fill=initial_accumulator_value)
     clr = lr / (1 + (step - 1) * lr_decay)
-    return param - clr * (g / (ag.sqrt(total) + eps))
+    return _descend(param, clr, _div_root(g, total, eps))
 
 
 def rmsprop(param, grad, state, *, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0,
@@ -123,20 +223,14 @@ def rmsprop(param, grad, state, *, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0
     """
     _next_step(state)
     g = _prepare(param, grad, weight_decay, maximize)
-    square_avg = _ema(_buffer(state, "square_avg", param), g * g, alpha)
-    state["square_avg"] = square_avg
+    square_avg = _accumulate(state, "square_avg", param, g, alpha, 1 - alpha, square=True)
     if centered:
-        grad_avg = _ema(_buffer(state, "grad_avg", param), g, alpha)
-        state["grad_avg"] = grad_avg
-        avg = ag.sqrt(square_avg - grad_avg * grad_avg) + eps
-    else:
-        avg = ag.sqrt(square_avg) + eps
+        grad_avg = _accumulate(state, "grad_avg", param, g, alpha, 1 - alpha)
+        square_avg = square_avg - grad_avg * grad_avg
+    d = _div_root(g, square_avg, eps)
     if _nonzero(momentum):
-        buf = _buffer(state, "momentum_buffer", param)
-        buf = momentum * buf + g / avg
-        state["momentum_buffer"] = buf
-        return param - lr * buf
-    return param - lr * (g / avg)
+        d = _accumulate(state, "momentum_buffer", param, d, momentum)
+    return _descend(param, lr, d)
 
 
 def adadelta(param, grad, state, *, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0,
@@ -148,12 +242,11 @@ def adadelta(param, grad, state, *, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0,
     """
     _next_step(state)
     g = _prepare(param, grad, weight_decay, maximize)
-    square_avg = _ema(_buffer(state, "square_avg", param), g * g, rho)
+    square_avg = _accumulate(state, "square_avg", param, g, rho, 1 - rho, square=True)
     acc_delta = _buffer(state, "acc_delta", param)
     delta = ag.sqrt(acc_delta + eps) / ag.sqrt(square_avg + eps) * g
-    state["square_avg"] = square_avg
-    state["acc_delta"] = _ema(acc_delta, delta * delta, rho)
-    return param - lr * delta
+    _accumulate(state, "acc_delta", param, delta, rho, 1 - rho, square=True)
+    return _descend(param, lr, delta)
 
 
 def adam(param, grad, state, *, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
@@ -170,13 +263,12 @@ def adam(param, grad, state, *, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_de
     g = _prepare(param, grad, weight_decay, maximize)
     exp_avg, exp_avg_sq = _adam_moments(g, state, beta1, beta2, param)
     if amsgrad:
-        prev = state.get("max_exp_avg_sq")
-        exp_avg_sq = exp_avg_sq if prev is None else ag.maximum(prev, exp_avg_sq)
-        state["max_exp_avg_sq"] = exp_avg_sq
-    bias_correction1 = 1 - beta1 ** step
-    bias_correction2_sqrt = (1 - beta2 ** step) ** 0.5
-    denom = ag.sqrt(exp_avg_sq) / bias_correction2_sqrt + eps
-    return param - (lr / bias_correction1) * (exp_avg / denom)
+        exp_avg_sq = _running_max(state, "max_exp_avg_sq", exp_avg_sq)
+    # With c = √(1 − β₂ᵗ): m/(√v/c + ε) = c·m/(√v + cε), so both bias corrections
+    # become scalars (one array pass fewer).
+    c = (1 - beta2 ** step) ** 0.5
+    return _descend(param, lr * c / (1 - beta1 ** step),
+                    _div_root(exp_avg, exp_avg_sq, eps * c))
 
 
 def adamw(param, grad, state, *, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2,
@@ -186,7 +278,7 @@ def adamw(param, grad, state, *, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_d
     θ ← θ·(1 − ηλ), then ``adam`` without its L2 term. State as ``adam``.
     """
     if _nonzero(weight_decay):
-        param = param * (1 - lr * weight_decay)
+        param = _decay(param, 1 - lr * weight_decay)
     return adam(param, grad, state, lr=lr, betas=betas, eps=eps, weight_decay=0.0,
                 amsgrad=amsgrad, maximize=maximize)
 
@@ -205,7 +297,7 @@ def nadam(param, grad, state, *, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_d
     step = _next_step(state)
     if decoupled_weight_decay:
         if _nonzero(weight_decay):
-            param = param * (1 - lr * weight_decay)
+            param = _decay(param, 1 - lr * weight_decay)
         g = _prepare(param, grad, 0.0, maximize)
     else:
         g = _prepare(param, grad, weight_decay, maximize)
@@ -214,9 +306,12 @@ def nadam(param, grad, state, *, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_d
     mu_product = state.get("mu_product", 1.0) * mu
     state["mu_product"] = mu_product
     exp_avg, exp_avg_sq = _adam_moments(g, state, beta1, beta2, param)
-    denom = ag.sqrt(exp_avg_sq / (1 - beta2 ** step)) + eps
-    return (param - (lr * (1.0 - mu) / (1.0 - mu_product)) * (g / denom)
-            - (lr * mu_next / (1.0 - mu_product * mu_next)) * (exp_avg / denom))
+    # With c = √(1 − β₂ᵗ): x/(√v̂ + ε) = c·x/(√v + cε); the two terms share that
+    # denominator, so they are added first and divided once.
+    c = (1 - beta2 ** step) ** 0.5
+    a = lr * (1.0 - mu) / (1.0 - mu_product) * c
+    b = lr * mu_next / (1.0 - mu_product * mu_next) * c
+    return _descend(param, 1.0, _div_root(a * g + b * exp_avg, exp_avg_sq, eps * c))
 
 
 def lamb(param, grad, state, *, lr=1e-3, betas=(0.9, 0.999), eps=1e-6, weight_decay=0.0):
@@ -229,8 +324,8 @@ def lamb(param, grad, state, *, lr=1e-3, betas=(0.9, 0.999), eps=1e-6, weight_de
     beta1, beta2 = betas
     step = _next_step(state)
     exp_avg, exp_avg_sq = _adam_moments(grad, state, beta1, beta2, param)
-    update = (exp_avg / (1 - beta1 ** step)) / (ag.sqrt(exp_avg_sq / (1 - beta2 ** step))
-                                                + eps)
+    c = (1 - beta2 ** step) ** 0.5           # m̂/(√v̂ + ε) = c/(1 − β₁ᵗ)·m/(√v + cε)
+    update = (c / (1 - beta1 ** step)) * _div_root(exp_avg, exp_avg_sq, eps * c)
     if _nonzero(weight_decay):
         update = update + weight_decay * param
     w2 = (param * param).sum()
@@ -241,4 +336,4 @@ def lamb(param, grad, state, *, lr=1e-3, betas=(0.9, 0.999), eps=1e-6, weight_de
     w_norm = ag.sqrt(ag.where(both, w2, 1.0))
     r_norm = ag.sqrt(ag.where(both, r2, 1.0))
     ratio = ag.where(both, w_norm / r_norm, 1.0)
-    return param - lr * ratio * update
+    return _descend(param, lr * ratio, update)

@@ -2,8 +2,10 @@
 
 A subclass names its update rule (a function of ``optim.functional``); ``step`` calls
 that rule under ``no_grad`` for every parameter with a gradient, passing the group's
-hyper-parameters by the rule's own keyword names, and copies the result into the
-parameter in place. The rule's ``state`` argument is ``self.state[param]`` itself.
+hyper-parameters by the rule's own keyword names, and writes the result into the
+parameter in place (the rule writes it there itself where it can, see
+``functional._Target``). The rule's ``state`` argument is ``self.state[param]`` itself,
+and its tensors are updated in place.
 """
 import copy
 import inspect
@@ -13,6 +15,8 @@ import numpy as np
 
 import autograd as ag
 from autograd.tensor import Tensor
+
+from . import functional as F
 
 __all__ = ["Optimizer"]
 
@@ -26,6 +30,7 @@ class Optimizer:
 
     rule = None          # the update rule in optim.functional (None: step() is custom)
     _rule_args = ()      # its keyword arguments, read once per class
+    _rule_is_ours = False  # a rule of optim.functional: it may write into the parameter
 
     def __init_subclass__(cls, **kw):
         super().__init_subclass__(**kw)
@@ -34,6 +39,10 @@ class Optimizer:
             cls._rule_args = tuple(
                 name for name, p in inspect.signature(rule).parameters.items()
                 if p.kind is inspect.Parameter.KEYWORD_ONLY)
+            # Only optim.functional's own rules may write straight into the parameter
+            # (functional._Target): another rule may read the parameter again after
+            # calling one of them.
+            cls._rule_is_ours = getattr(rule, "__func__", rule).__module__ == F.__name__
 
     def __init__(self, params, defaults):
         self.defaults = dict(defaults)
@@ -166,14 +175,17 @@ class Optimizer:
                     p.grad = Tensor(np.zeros_like(g.data))
 
     def _rule_kwargs(self, group):
-        kwargs = {k: group[k] for k in self._rule_args}
-        # A Tensor hyper-parameter in a group is read as its value: the class step is
-        # never recorded (differentiate through optim.functional instead).
-        for k, v in kwargs.items():
+        """The rule's keyword arguments from ``group`` (once per group and step)."""
+        kwargs = {}
+        for k in self._rule_args:
+            v = group[k]
+            # A Tensor hyper-parameter in a group is read as its value: the class step is
+            # never recorded (differentiate through optim.functional instead).
             if isinstance(v, Tensor):
-                kwargs[k] = v.item()
+                v = v.item()
             elif isinstance(v, (tuple, list)):
-                kwargs[k] = tuple(x.item() if isinstance(x, Tensor) else x for x in v)
+                v = tuple([x.item() if isinstance(x, Tensor) else x for x in v])
+            kwargs[k] = v
         return kwargs
 
     def step(self, closure=None):
@@ -190,22 +202,32 @@ class Optimizer:
         if rule is None:
             raise NotImplementedError(f"{self._name}: set `rule` to an update rule of "
                                       "optim.functional, or override step()")
+        target = F._target
+        ours = self._rule_is_ours
         with ag.no_grad():
-            for group in self.param_groups:
-                kwargs = self._rule_kwargs(group)
-                for i, p in enumerate(group["params"]):
-                    g = p.grad
-                    if g is None:
-                        continue
-                    if g.shape != p.data.shape or not p.data.flags.writeable:
-                        self._refuse_update(i, p)
-                    state = self.state.get(p)
-                    if state is None:
-                        state = self.state[p] = {}
-                    new = rule(p, p.grad, state, **kwargs)
-                    if new.data is not p.data:
-                        np.copyto(p.data, new.data, casting="same_kind")
-                    p._bump_version()
+            try:
+                for group in self.param_groups:
+                    kwargs = self._rule_kwargs(group)
+                    for i, p in enumerate(group["params"]):
+                        g = p.grad
+                        if g is None:
+                            continue
+                        data = p.data
+                        if g.shape != data.shape or not data.flags.writeable:
+                            self._refuse_update(i, p)
+                        state = self.state.get(p)
+                        if state is None:
+                            state = self.state[p] = {}
+                        # The rule may write its update straight into p (see
+                        # functional._Target); otherwise its result is copied in.
+                        if ours:
+                            target.param = p
+                        new = rule(p, g, state, **kwargs)
+                        if new.data is not data:
+                            np.copyto(data, new.data, casting="same_kind")
+                        p._bump_version()
+            finally:
+                target.param = None
         return loss
 
     def _refuse_update(self, i, p):

@@ -678,3 +678,162 @@ def test_state_is_a_plain_dict_the_rule_can_read():
     state = copy.copy(opt.state[w])
     assert set(state) == {"step", "mu_product", "exp_avg", "exp_avg_sq"}
     assert state["step"] == 1 and isinstance(state["mu_product"], float)
+
+
+# ---------------------------------------------------------------- in place vs recorded
+# Under no_grad a rule updates the state tensors in place (and the classes let it write
+# into the parameter); with grad mode on it builds the recorded expression. Both must
+# give the same numbers, and state dicts must not alias the live state.
+GRADS = np.random.default_rng(11).normal(size=(6, 3, 2))
+
+
+def _tensors(state):
+    return {k: v for k, v in state.items() if isinstance(v, ag.Tensor)}
+
+
+def _value(x):
+    return np.asarray(x.data if isinstance(x, ag.Tensor) else x)
+
+
+@pytest.mark.parametrize("shape", [(3, 2), ()], ids=["matrix", "0-d"])
+@pytest.mark.parametrize("name,kwargs", CASES)
+def test_in_place_and_recorded_paths_give_the_same_numbers(name, kwargs, shape):
+    rule = RULE_OF[name]
+    start = np.random.default_rng(12).normal(size=(3, 2))[(...,) if shape else (0, 0)]
+    recorded, in_place = leaf(start.copy()), leaf(start.copy())
+    rec_state, inp_state = {}, {}
+    for g in GRADS:
+        grad = ag.Tensor(g[(...,) if shape else (0, 0)].copy())
+        # Grad mode on: every state entry is rebound to a new tensor, none is modified.
+        before = {k: (v, v.data.copy()) for k, v in _tensors(rec_state).items()}
+        recorded = rule(recorded, grad, rec_state, **kwargs)
+        assert recorded.grad_fn is not None
+        for k, (old, value) in before.items():
+            assert rec_state[k] is not old
+            np.testing.assert_array_equal(old.data, value)
+        # No grad: the state tensors are the same objects, updated in place.
+        held = _tensors(inp_state)
+        with ag.no_grad():
+            new = rule(in_place, grad, inp_state, **kwargs)
+        assert new.grad_fn is None and new is not in_place
+        for k, t in held.items():
+            assert inp_state[k] is t
+        in_place = leaf(new.data)
+        np.testing.assert_array_equal(in_place.data, recorded.data)
+        assert rec_state.keys() == inp_state.keys()
+        for k, v in rec_state.items():
+            np.testing.assert_array_equal(_value(inp_state[k]), _value(v))
+
+
+@pytest.mark.parametrize("name,kwargs", CASES)
+def test_the_class_steps_a_0d_parameter_as_the_rule_does(name, kwargs):
+    p, twin = leaf(0.5), leaf(0.5)
+    opt = getattr(optim, name)([p], **kwargs)
+    state = {}
+    for g in GRADS[:, 0, 0]:
+        p.grad = ag.Tensor(np.array(g))
+        opt.step()
+        twin = RULE_OF[name](twin, ag.Tensor(np.array(g)), state, **kwargs)   # recorded
+        assert p.shape == () and p.is_leaf
+        np.testing.assert_array_equal(p.data, twin.data)
+
+
+@pytest.mark.parametrize("name,kwargs", CASES)
+def test_the_class_reuses_its_state_arrays(name, kwargs):
+    params, loss = quadratic_problem()
+    opt = getattr(optim, name)(params, **kwargs)
+    run(opt, params, loss, 1)
+    held = {id(p): {k: (t, t.data, t._version) for k, t in _tensors(opt.state[p]).items()}
+            for p in params}
+    run(opt, params, loss, 2)
+    for p in params:
+        for k, (t, arr, version) in held[id(p)].items():
+            assert opt.state[p][k] is t and t.data is arr
+            assert t._version > version            # in-place writes are versioned
+            assert t.grad_fn is None and not t.requires_grad
+
+
+@pytest.mark.parametrize("name,kwargs", CASES)
+def test_state_dict_is_not_changed_by_later_steps(name, kwargs):
+    params, loss = quadratic_problem()
+    opt = getattr(optim, name)(params, **kwargs)
+    run(opt, params, loss, 2)
+    sd = opt.state_dict()
+    saved = {i: {k: v.data.copy() for k, v in _tensors(entries).items()}
+             for i, entries in sd["state"].items()}
+    for i, p in enumerate(params):
+        for k, t in _tensors(opt.state[p]).items():
+            assert not np.shares_memory(sd["state"][i][k].data, t.data)
+    run(opt, params, loss, 2)
+    for i, entries in saved.items():
+        for k, value in entries.items():
+            np.testing.assert_array_equal(sd["state"][i][k].data, value)
+    # Loading copies too: the dict handed in is not changed by later steps either.
+    opt.load_state_dict(sd)
+    run(opt, params, loss, 2)
+    for i, entries in saved.items():
+        for k, value in entries.items():
+            np.testing.assert_array_equal(sd["state"][i][k].data, value)
+
+
+def test_amsgrad_running_max_does_not_alias_the_second_moment():
+    p = leaf([0.0, 0.0])
+    opt = optim.Adam([p], lr=0.1, amsgrad=True)
+    for g in ([1.0, 2.0], [0.0, 0.0], [0.0, 0.0]):      # v shrinks, its maximum stays
+        p.grad = ag.Tensor(np.array(g))
+        opt.step()
+    state = opt.state[p]
+    assert state["max_exp_avg_sq"] is not state["exp_avg_sq"]
+    np.testing.assert_allclose(state["max_exp_avg_sq"].data, 0.001 * np.array([1.0, 4.0]))
+    assert np.all(state["exp_avg_sq"].data < state["max_exp_avg_sq"].data)
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_no_grad_rules_accept_tensor_hyperparameters(name):
+    """Called under no_grad with a Tensor lr, a rule gives the numbers of a float lr."""
+    kw = {"lr": 0.05}
+    rule = RULE_OF[name]
+    a, b = leaf(np.ones((3, 2))), leaf(np.ones((3, 2)))
+    sa, sb = {}, {}
+    with ag.no_grad():
+        for g in GRADS[:3]:
+            a = rule(a, ag.Tensor(g), sa, **kw)
+            b = rule(b, ag.Tensor(g), sb, lr=ag.tensor(0.05, dtype=np.float64))
+    np.testing.assert_allclose(b.data, a.data, rtol=1e-12)
+
+
+def test_a_custom_rule_built_on_a_builtin_sees_the_old_parameter():
+    """Only optim.functional's own rules write into the parameter: a rule of another
+    module that calls one and reads the parameter again gets its old value."""
+    def half_step(param, grad, state, *, lr=0.1):
+        return 0.5 * (F.sgd(param, grad, state, lr=lr) + param)
+
+    class HalfSGD(optim.Optimizer):
+        rule = staticmethod(half_step)
+
+        def __init__(self, params, lr=0.1):
+            super().__init__(params, dict(lr=lr))
+
+    p = leaf([1.0, 2.0])
+    opt = HalfSGD([p], lr=0.1)
+    p.grad = ag.Tensor(np.array([1.0, -1.0]))
+    opt.step()
+    np.testing.assert_allclose(p.data, [1.0 - 0.05, 2.0 + 0.05])
+    assert not optim.Optimizer._rule_is_ours and HalfSGD._rule_is_ours is False
+    assert optim.Adam._rule_is_ours and optim.AdamW._rule_is_ours
+
+
+def test_in_place_writes_keep_version_checks_right():
+    """A state tensor used by a recorded graph and then updated in place by a class step
+    is caught when that graph is differentiated."""
+    w = leaf([1.0, 2.0])
+    opt = optim.SGD([w], lr=0.1, momentum=0.9)
+    w.grad = ag.Tensor(np.array([1.0, 1.0]))
+    opt.step()
+    buf = opt.state[w]["momentum_buffer"]
+    scale = leaf(2.0)
+    y = (scale * buf).sum()                   # saves buf for d y / d scale
+    w.grad = ag.Tensor(np.array([1.0, 1.0]))
+    opt.step()
+    with pytest.raises(RuntimeError, match="modified in place"):
+        y.backward()

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 import autograd as ag
+import nn.functional as F
 
 
 @dataclass
@@ -133,6 +134,11 @@ OPS = [
        lambda a: a[:, 1:3]),
     Op("pad", lambda a: ag.pad(a, ((1, 0), (2, 1)), 0.5), [((3, 4),)],
        lambda a: __import__("torch").nn.functional.pad(a, (2, 1, 1, 0), value=0.5)),
+    Op("linear", lambda x, w, b: F.linear(x, w, b),
+       [((5, 3), (4, 3), (4,)), ((3,), (4, 3), (4,)), ((2, 5, 3), (4, 3), (1, 4))],
+       lambda x, w, b: x @ w.T + b),
+    Op("linear_no_bias", lambda x, w: F.linear(x, w), [((5, 3), (4, 3)), ((2, 2, 3), (4, 3))],
+       lambda x, w: x @ w.T),
     Op("matmul", ag.matmul, [((3, 4), (4, 5)), ((2, 3, 4), (4, 5)), ((4,), (4, 5)),
                              ((3, 4), (4,)), ((4,), (4,)), ((2, 1, 3, 4), (5, 4, 2))],
        lambda a, b: a @ b),

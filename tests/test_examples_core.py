@@ -159,7 +159,7 @@ def test_custom_op_quick(tmp_path, capsys):
     assert m["final_mse"] < m["initial_mse"] / 2
     # The backward table has the custom op's row with its derivative in words.
     assert re.search(r"stable_softplus .*d softplus\(x\)/dx = sigmoid\(x\)", out)
-    assert m["backward_steps"] >= 10
+    assert m["backward_steps"] >= 6     # linear (1 op per layer), softplus, loss
     if HAVE_DOT:
         assert "stable_softplus" in (tmp_path / "custom_op_graph.svg").read_text()
 

@@ -2,7 +2,7 @@
 import numpy as np
 
 from ..function import Function
-from .shape import expand_dims, squeeze, swapaxes
+from .shape import expand_dims, reshape, squeeze, swapaxes
 
 
 class Matmul(Function):
@@ -44,6 +44,38 @@ class Matmul(Function):
         if nb:
             gb = swapaxes(a, -1, -2) @ g
         return ga, gb
+
+
+class Linear(Function):
+    """x @ w^T + b in one op, as PyTorch's linear (addmm): per layer it replaces a
+    transpose, a matmul and an add, forward and backward. ``b`` may be None."""
+
+    derivative = "d(x W^T + b)/dx = g W, d/dW = g^T x, d/db = g"
+    save_inputs = True
+
+    @staticmethod
+    def forward(ctx, x, w, b):
+        out = np.matmul(x, w.T)
+        if b is None:
+            return out
+        if np.result_type(out, b) == out.dtype and np.shape(b) == out.shape[-1:]:
+            out += b                            # the product is new: no second array
+            return out
+        return out + b
+
+    @staticmethod
+    def backward(ctx, g):
+        # d(x W^T + b) = dx W^T + x dW^T + db: gx = g W, gW = g^T x summed over the
+        # batch axes (flattened to one), gb = g (the engine sums it to b's shape).
+        x, w, _ = ctx.saved_tensors
+        nx, nw, nb = ctx.needs_input_grad
+        gx = g @ w if nx else None
+        gw = None
+        if nw:
+            g2 = g if g.ndim == 2 else reshape(g, (-1, g.shape[-1]))
+            x2 = x if x.ndim == 2 else reshape(x, (-1, x.shape[-1]))
+            gw = swapaxes(g2, 0, 1) @ x2
+        return gx, gw, (g if nb else None)
 
 
 def matmul(a, b):

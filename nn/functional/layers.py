@@ -13,6 +13,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 import autograd as ag
+from autograd.ops import linalg as _linalg
 from autograd.tensor import Tensor
 
 __all__ = ["linear", "conv2d", "max_pool2d", "avg_pool2d", "dropout", "batch_norm",
@@ -41,8 +42,7 @@ def linear(input, weight, bias=None):
                              f"{weight.shape[-1]}), got a 0-d tensor (shape ())")
         raise ValueError(f"linear: input of shape {x.shape} does not match weight of shape "
                          f"{weight.shape} (expected input (..., {weight.shape[-1]}))")
-    out = x @ weight.T
-    return out if bias is None else out + bias
+    return _linalg.Linear.apply(x, weight, bias)
 
 
 # ---------------------------------------------------------------- convolution

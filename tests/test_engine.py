@@ -499,3 +499,72 @@ def test_setitem_with_repeated_indices_gives_the_last_write_the_gradient():
     (y * ag.tensor([1.0, 2.0, 3.0], dtype=np.float64)).sum().backward()
     np.testing.assert_allclose(w.grad.data, [0.0, 1.0])
     np.testing.assert_allclose(x.grad.data, [0.0, 2.0, 3.0])
+
+
+# ---------------------------------------------------------------- what a node keeps
+def test_product_keeps_only_the_input_the_other_gradient_needs():
+    # d(h*c)/dh = c: with a constant c the graph keeps c, not h (as PyTorch).
+    x = ag.tensor(np.arange(1.0, 5.0), requires_grad=True)
+    c = ag.tensor(np.full(4, 3.0))
+    h = x * 2.0
+    probe = weakref.ref(h.data)
+    z = (h * c).sum()
+    del h
+    assert probe() is None
+    z.backward()
+    np.testing.assert_array_equal(x.grad.data, np.full(4, 6.0))
+
+
+def test_product_keeps_both_inputs_when_both_need_gradients():
+    x = ag.tensor(np.arange(1.0, 5.0), requires_grad=True)
+    w = ag.tensor(np.full(4, 3.0), requires_grad=True)
+    h = x * 2.0
+    probe = weakref.ref(h.data)
+    z = (h * w).sum()
+    del h
+    assert probe() is not None              # w's gradient is h
+    z.backward()
+    np.testing.assert_array_equal(w.grad.data, 2.0 * np.arange(1.0, 5.0))
+    np.testing.assert_array_equal(x.grad.data, np.full(4, 6.0))
+
+
+def test_backward_order_follows_creation_even_when_built_out_of_order():
+    # b is recorded before a although a feeds nothing b uses; every node must still
+    # run after all of its consumers.
+    x = ag.tensor(np.array([1.0, 2.0]), requires_grad=True)
+    b = x * 3.0
+    a = x.exp()
+    c = a * b          # consumes both
+    d = c + a          # a used twice, at two depths
+    d.sum().backward()
+    e = np.exp([1.0, 2.0])
+    np.testing.assert_allclose(x.grad.data, e * 3 * np.array([1.0, 2.0]) + e * 3 + e)
+
+
+def test_summed_gradients_reach_hooks_and_retain_grad_complete_and_unchanged():
+    # h feeds three ops: its gradient is summed in place by the walk, and what a hook
+    # or retain_grad gets must be the whole sum, never modified afterwards.
+    x = ag.tensor(np.array([1.0, 2.0, 3.0]), requires_grad=True)
+    h = x * 1.0
+    h.retain_grad()
+    seen = []
+    h.register_hook(lambda g: seen.append(g))
+    y = (h * 2.0).sum() + (h * 3.0).sum() + (h * 4.0).sum()
+    y.backward()
+    np.testing.assert_array_equal(seen[0].data, np.full(3, 9.0))
+    np.testing.assert_array_equal(h.grad.data, np.full(3, 9.0))
+    np.testing.assert_array_equal(x.grad.data, np.full(3, 9.0))
+    assert not np.shares_memory(h.grad.data, x.grad.data)
+
+
+def test_a_leaf_used_many_times_gets_its_own_summed_gradient():
+    x = ag.tensor(np.array([1.0, -2.0]), requires_grad=True)
+    w = ag.tensor(np.array([0.5, 0.25]), requires_grad=True)
+    y = x * w + x * w + x * w + x
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.data, 3 * w.data + 1)
+    np.testing.assert_array_equal(w.grad.data, 3 * x.data)
+    first = x.grad.data
+    (x * w).sum().backward()                # accumulates into the same buffer
+    assert x.grad.data is first
+    np.testing.assert_array_equal(x.grad.data, 4 * w.data + 1)

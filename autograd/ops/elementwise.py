@@ -7,11 +7,39 @@ may return a gradient of the broadcast shape.
 import numpy as np
 from scipy import special
 
+from .. import buffers
 from ..function import Function
 from ..grad_mode import _as_dtype
 from ..tensor import Tensor
 
 _TWO_OVER_SQRT_PI = 2.0 / np.sqrt(np.pi)
+
+
+def _out(a, b=None):
+    """``out=`` for a ufunc over ``a`` (and ``b``): a reused buffer (autograd.buffers)
+    when the result is large and its dtype plain: one float dtype, with booleans and
+    Python numbers beside it. None (NumPy allocates) otherwise."""
+    ca, cb = a.__class__, b.__class__
+    if not ((ca is _ndarray and a.nbytes >= _MIN) or (cb is _ndarray and b.nbytes >= _MIN)):
+        return None
+    if ca is not _ndarray:
+        a, b, ca, cb = b, a, cb, ca
+    dtype = a.dtype
+    if dtype.kind != "f":
+        return None
+    if cb is _ndarray:
+        if b.dtype != dtype and b.dtype.kind != "b":
+            return None
+        shape = a.shape if b.shape == a.shape else np.broadcast_shapes(a.shape, b.shape)
+    elif b is None or cb is float or cb is int:
+        shape = a.shape
+    else:
+        return None
+    return buffers.empty(shape, dtype)
+
+
+_ndarray = np.ndarray
+_MIN = buffers.MIN_BYTES
 
 
 def _arr(x):
@@ -24,7 +52,7 @@ class Add(Function):
 
     @staticmethod
     def forward(ctx, a, b):
-        return np.add(a, b)
+        return np.add(a, b, out=_out(a, b))
 
     @staticmethod
     def backward(ctx, g):                       # d(a+b) = da + db
@@ -38,7 +66,7 @@ class Sub(Function):
 
     @staticmethod
     def forward(ctx, a, b):
-        return np.subtract(a, b)
+        return np.subtract(a, b, out=_out(a, b))
 
     @staticmethod
     def backward(ctx, g):                       # d(a-b) = da - db
@@ -52,7 +80,7 @@ class Mul(Function):
 
     @staticmethod
     def forward(ctx, a, b):
-        return np.multiply(a, b)
+        return np.multiply(a, b, out=_out(a, b))
 
     @staticmethod
     def backward(ctx, g):                       # d(ab) = b da + a db
@@ -66,7 +94,7 @@ class Div(Function):
 
     @staticmethod
     def forward(ctx, a, b):
-        out = np.true_divide(a, b)
+        out = np.true_divide(a, b, out=_out(a, b))
         ctx.save_for_backward(b, out)
         return out
 
@@ -163,7 +191,7 @@ class Neg(Function):
 
     @staticmethod
     def forward(ctx, x):
-        return np.negative(x)
+        return np.negative(x, out=_out(x))
 
     @staticmethod
     def backward(ctx, g):                       # d(-x) = -dx
@@ -176,7 +204,7 @@ class Exp(Function):
 
     @staticmethod
     def forward(ctx, x):
-        return np.exp(x)
+        return np.exp(x, out=_out(x))
 
     @staticmethod
     def backward(ctx, g):                       # d exp(x) = exp(x) dx
@@ -190,7 +218,7 @@ class Log(Function):
 
     @staticmethod
     def forward(ctx, x):
-        return np.log(x)
+        return np.log(x, out=_out(x))
 
     @staticmethod
     def backward(ctx, g):                       # d ln(x) = dx / x
@@ -204,7 +232,7 @@ class Sqrt(Function):
 
     @staticmethod
     def forward(ctx, x):
-        return np.sqrt(x)
+        return np.sqrt(x, out=_out(x))
 
     @staticmethod
     def backward(ctx, g):                       # d sqrt(x) = dx / (2 sqrt(x))
@@ -246,7 +274,7 @@ class Tanh(Function):
 
     @staticmethod
     def forward(ctx, x):
-        return np.tanh(x)
+        return np.tanh(x, out=_out(x))
 
     @staticmethod
     def backward(ctx, g):                       # d tanh(x) = (1 - tanh(x)^2) dx
@@ -276,7 +304,7 @@ def _sigmoid(x):
     if x.size < 1024 or x.dtype.kind != "f":
         return special.expit(x)
     with np.errstate(over="ignore"):
-        out = np.negative(x)
+        out = np.negative(x, out=_out(x))
         np.exp(out, out=out)
         out += 1
         return np.reciprocal(out, out=out)
@@ -288,7 +316,7 @@ class Relu(Function):
 
     @staticmethod
     def forward(ctx, x):
-        return np.maximum(x, 0)
+        return np.maximum(x, 0, out=_out(x))
 
     @staticmethod
     def backward(ctx, g):                       # d relu(x) = [x > 0] dx (0 at the kink)

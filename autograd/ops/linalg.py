@@ -1,8 +1,21 @@
 """Matrix multiplication, batched and broadcast as ``np.matmul``."""
 import numpy as np
 
+from .. import buffers
 from ..function import Function
 from .shape import expand_dims, reshape, squeeze, swapaxes
+
+
+def _out(a, b):
+    """A reused buffer (autograd.buffers) for a large product of two matrices of one
+    float dtype; None (NumPy allocates) otherwise."""
+    if a.__class__ is not np.ndarray or b.__class__ is not np.ndarray:
+        return None
+    if a.ndim != 2 or b.ndim != 2 or a.dtype != b.dtype or a.dtype.kind != "f":
+        return None
+    if a.shape[0] * b.shape[1] * a.dtype.itemsize < buffers.MIN_BYTES:
+        return None
+    return buffers.empty((a.shape[0], b.shape[1]), a.dtype)
 
 
 class Matmul(Function):
@@ -14,7 +27,7 @@ class Matmul(Function):
         if np.ndim(a) == 0 or np.ndim(b) == 0:
             raise ValueError("matmul: both operands need at least one dimension "
                              f"(got shapes {np.shape(a)} and {np.shape(b)}); use * for scalars")
-        return np.matmul(a, b)
+        return np.matmul(a, b, out=_out(a, b))
 
     @staticmethod
     def backward(ctx, g):
@@ -55,7 +68,7 @@ class Linear(Function):
 
     @staticmethod
     def forward(ctx, x, w, b):
-        out = np.matmul(x, w.T)
+        out = np.matmul(x, w.T, out=_out(x, w.T))
         if b is None:
             return out
         if np.result_type(out, b) == out.dtype and np.shape(b) == out.shape[-1:]:

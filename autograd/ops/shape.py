@@ -4,6 +4,7 @@ import operator
 
 import numpy as np
 
+from .. import buffers
 from ..function import Function
 from ..tensor import Tensor
 
@@ -33,12 +34,37 @@ class Reshape(Function):
     @staticmethod
     def forward(ctx, x, shape):
         ctx.save_for_backward(x.shape)
+        if x.__class__ is np.ndarray and x.nbytes >= buffers.MIN_BYTES \
+                and not x.flags.c_contiguous:
+            return _reshape_large(x, shape)
         return np.reshape(x, shape)
 
     @staticmethod
     def backward(ctx, g):                       # reshape back
         (shape,) = ctx.saved_tensors
         return Reshape.apply(g, shape), None
+
+
+def _reshape_large(x, shape):
+    """A view where one exists; else the copy np.reshape would make, into a reused
+    buffer (autograd.buffers): the im2col matrix of a convolution, for one."""
+    try:
+        return np.reshape(x, shape, copy=False)
+    except TypeError:                   # NumPy < 2.1 has no copy=: let it copy
+        return np.reshape(x, shape)
+    except ValueError:                  # no view: a copy is needed
+        pass
+    shape = tuple(shape) if isinstance(shape, (tuple, list)) else (shape,)
+    if -1 in shape:
+        known = 1
+        for n in shape:
+            known *= n if n != -1 else 1
+        shape = tuple(x.size // known if n == -1 else n for n in shape)
+    if int(np.prod(shape)) != x.size:
+        return np.reshape(x, shape)     # NumPy's error
+    out = buffers.empty(shape, x.dtype)
+    np.copyto(out.reshape(x.shape), x)  # C order, as np.reshape
+    return out
 
 
 class Transpose(Function):
@@ -268,7 +294,8 @@ class Pad(Function):
         # A filled array and one slice assignment: np.pad does the same with Python
         # work per axis, 2-3 times slower on an image batch.
         shape = tuple(n + lo + hi for n, (lo, hi) in zip(x.shape, pad_width))
-        out = np.zeros(shape, x.dtype) if value == 0 else np.full(shape, value, x.dtype)
+        out = buffers.empty(shape, x.dtype)
+        out.fill(value)
         out[tuple(slice(lo, lo + n) for n, (lo, _) in zip(x.shape, pad_width))] = x
         return out
 

@@ -8,6 +8,7 @@ windows came from. The two are each other's derivative, like ``getitem`` and
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from .. import buffers
 from ..function import Function
 
 
@@ -85,7 +86,9 @@ class WindowSum(Function):
         # zero-fill is needed.
         tiled = disjoint and all(o * k == n for o, k, n in
                                  zip(out_sizes, kernel_size, shape[len(shape) - d:]))
-        res = (np.empty if tiled else np.zeros)(shape, dtype=g.dtype)
+        res = buffers.empty(tuple(shape), g.dtype)
+        if not tiled:
+            res.fill(0)
         # One strided copy or add per kernel tap (kh * kw of them), each covering the
         # whole batch, so no loop ever runs over pixels or samples. Per tap, the inner
         # loop runs along a row of windows; a single copy of the whole window view

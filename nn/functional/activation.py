@@ -162,7 +162,9 @@ def _shift(x, axis):
     if x.data.size == 0:        # an empty axis has no max, and nothing to shift
         return x
     m = np.max(x.data, axis=axis, keepdims=True)
-    return x - np.where(np.isfinite(m), m, 0.0).astype(x.dtype)
+    if not np.isfinite(m).all():
+        m = np.where(np.isfinite(m), m, 0.0).astype(x.dtype)
+    return x - m
 
 
 def softmax(x, axis=-1):

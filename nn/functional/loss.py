@@ -156,8 +156,10 @@ def _broadcast_weight(weight, like, name, what="weight"):
 def _pick(x, idx, axis):
     """x's entries at class ``idx`` along ``axis``; shape = idx.shape."""
     moved = ag.moveaxis(x, axis, -1) if axis != x.ndim - 1 else x
-    flat = ag.reshape(moved, (-1, moved.shape[-1]))
-    return ag.reshape(flat[np.arange(flat.shape[0]), idx.reshape(-1)], idx.shape)
+    # (N, C) needs no reshape either way: two ops fewer, forward and backward.
+    flat = moved if moved.ndim == 2 else ag.reshape(moved, (-1, moved.shape[-1]))
+    picked = flat[np.arange(flat.shape[0]), idx.reshape(-1)]
+    return picked if picked.shape == idx.shape else ag.reshape(picked, idx.shape)
 
 
 def _class_axis(x, name):
@@ -350,7 +352,7 @@ def _nll_terms(logp, idx, valid, w, cdim):
     picked = _pick(logp, idx, cdim)
     if w is None:
         wt = valid.astype(logp.dtype)
-        per = ag.where(valid, -picked, 0.0)
+        per = -picked if valid.all() else ag.where(valid, -picked, 0.0)
     else:
         wt = ag.where(valid, w[idx], 0.0)
         per = ag.where(valid, -(wt * picked), 0.0)

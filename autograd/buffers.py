@@ -66,6 +66,13 @@ def empty(shape, dtype):
         return a
 
 
+def owns(a):
+    """Whether ``a`` is one of the cache's arrays."""
+    if a.__class__ is not np.ndarray:
+        return False
+    return any(b is a for b in _cache.get((a.shape, a.dtype), ()))
+
+
 def clear():
     """Forget the cached arrays nothing uses (their memory is freed)."""
     global _held

@@ -202,23 +202,23 @@ def _run(roots, grads, retain_graph, create_graph, inputs):
                 else:
                     # Summed as arrays, in place after the first sum; wrapped at the end.
                     prev = entry[1]
-                    if prev.__class__ is Tensor:
+                    if isinstance(prev, Tensor):
                         entry[1] = _sum(prev.data, gi.data)
                     else:
                         np.add(prev, gi.data, out=prev)
 
     for leaf, g in leaves.values():
-        if g.__class__ is not Tensor:
+        # A sum made here shares its memory with nothing, so it can become .grad
+        # without a copy; unless a hook saw it (the hook may keep it).
+        owned = not isinstance(g, Tensor)
+        if owned:
             g = _make(g, None)
-            owned = True     # a sum made here: no other tensor shares its memory
-        else:
-            owned = False
         if leaf._hooks:
+            owned = False
             for hook in leaf._hooks:
                 r = hook(g)
                 if r is not None:
                     g = r
-                    owned = False
         if capture:
             i = targets_leaf.get(id(leaf))
             if i is not None:

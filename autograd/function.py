@@ -12,6 +12,7 @@ import weakref
 
 import numpy as np
 
+from . import buffers
 from .anomaly import creation_site
 from .grad_mode import _state
 from .tensor import Tensor, _make, _new
@@ -42,13 +43,19 @@ class _Released:
         self.shape = data.shape
         self.dtype = data.dtype
         self.key = id(value)
-        self.ref = weakref.ref(value)
+        # An array from autograd.buffers never dies (the cache keeps it) and is reused by
+        # later ops: its values would be someone else's, so none are shown.
+        self.ref = _dead if buffers.owns(value) else weakref.ref(value)
 
     def __repr__(self):
         return f"<released constant {self.shape} {self.dtype}>"
 
 
 _ndarray = np.ndarray
+
+
+def _dead():
+    return None
 _generic = np.generic
 _asarray = np.asarray
 
@@ -151,6 +158,12 @@ class Node:
 
     def __repr__(self):
         return f"<{self.fn.name} node>"
+
+    def __reduce_ex__(self, protocol):
+        # A graph is tied to this process: its backward order comes from creation
+        # numbers that another process (or a copy mixed with new ops) would not share.
+        raise TypeError(f"a recorded graph (`{self.fn.name}` node) cannot be pickled or "
+                        "copied; detach() the tensor first")
 
 
 class _NoGradCtx:

@@ -135,7 +135,8 @@ OPS = [
     Op("pad", lambda a: ag.pad(a, ((1, 0), (2, 1)), 0.5), [((3, 4),)],
        lambda a: __import__("torch").nn.functional.pad(a, (2, 1, 1, 0), value=0.5)),
     Op("linear", lambda x, w, b: F.linear(x, w, b),
-       [((5, 3), (4, 3), (4,)), ((3,), (4, 3), (4,)), ((2, 5, 3), (4, 3), (1, 4))],
+       [((5, 3), (4, 3), (4,)), ((3,), (4, 3), (4,)), ((2, 5, 3), (4, 3), (1, 4)),
+        ((4, 3), (2, 3), (5, 1, 2)), ((3,), (2, 3), (3, 2))],   # biases that widen
        lambda x, w, b: x @ w.T + b),
     Op("linear_no_bias", lambda x, w: F.linear(x, w), [((5, 3), (4, 3)), ((2, 2, 3), (4, 3))],
        lambda x, w: x @ w.T),

@@ -125,3 +125,32 @@ def test_threads_never_share_a_buffer():
     for t in threads:
         t.join()
     assert not errors
+
+
+def test_large_reshape_copies_keep_numpy_errors():
+    a = ag.tensor(np.arange(300 * 300, dtype=np.float32).reshape(300, 300).T)
+    for shape in [(0, -1), (-1, -1), (7, -1)]:
+        with pytest.raises(ValueError, match="reshape"):
+            ag.reshape(a, shape)
+    with pytest.raises(TypeError, match="reshape"):
+        ag.reshape(a, (300, 300.0))
+    np.testing.assert_array_equal(ag.reshape(a, (900, -1)).data, a.data.reshape(900, -1))
+
+
+def test_a_released_constant_from_the_cache_shows_no_values():
+    from autograd.function import _Released
+    x = big()
+    c = (x * 2.0).data                           # an array the cache made
+    r = _Released(c, c)
+    assert r.ref() is None
+    plain = np.ones(3)
+    assert _Released(plain, plain).ref() is plain
+
+
+def test_pad_with_a_value_numpy_would_cast_is_left_to_numpy():
+    x = ag.tensor(np.ones((2, 2), np.float32))
+    np.testing.assert_array_equal(ag.pad(x, 1, constant_values=np.float64(2.5)).data,
+                                  np.pad(x.data, 1, constant_values=np.float64(2.5)))
+    with pytest.warns(np.exceptions.ComplexWarning):    # NumPy's own warning, as before
+        out = ag.pad(x, 1, constant_values=1j)
+    assert out.data[0, 0] == 0.0

@@ -568,3 +568,67 @@ def test_a_leaf_used_many_times_gets_its_own_summed_gradient():
     (x * w).sum().backward()                # accumulates into the same buffer
     assert x.grad.data is first
     np.testing.assert_array_equal(x.grad.data, 4 * w.data + 1)
+
+
+# ---------------------------------------------------------------- review regressions
+def test_a_leaf_hook_keeps_the_gradient_it_saw():
+    x = ag.tensor(np.array([1.0, 1.0]), requires_grad=True)
+    seen = []
+    x.register_hook(lambda g: seen.append(g))
+    (x * 2.0 + x * 3.0).sum().backward()          # two contributions: a sum made by the walk
+    (x * 2.0 + x * 3.0).sum().backward()          # accumulates into x.grad in place
+    np.testing.assert_array_equal(seen[0].data, [5.0, 5.0])
+    np.testing.assert_array_equal(x.grad.data, [10.0, 10.0])
+
+
+def test_a_tensor_subclass_as_gradient_is_handled_as_a_tensor():
+    import nn
+    x = ag.tensor(np.ones(3), requires_grad=True)
+    (x * 1.0).backward(gradient=nn.Parameter(np.full(3, 2.0)))
+    assert type(x.grad.data) is np.ndarray
+    np.testing.assert_array_equal((x.grad + 1).data, [3.0, 3.0, 3.0])
+    y = ag.tensor(np.ones(3), requires_grad=True)
+    (y * 1.0 + y * 2.0).backward(gradient=nn.Parameter(np.full(3, 2.0)))
+    np.testing.assert_array_equal(y.grad.data, [6.0, 6.0, 6.0])
+
+
+def test_an_input_made_to_require_grad_after_the_op_gets_no_gradient():
+    a = ag.tensor(np.array([1.0, 2.0]), requires_grad=True)
+    b = ag.tensor(np.array([5.0, 7.0]))
+    y = a * b                                     # b needed no gradient: not kept
+    b.requires_grad_()
+    y.sum().backward()
+    np.testing.assert_array_equal(a.grad.data, [5.0, 7.0])
+    assert b.grad is None                          # as PyTorch: not part of the graph
+
+
+def test_a_graph_cannot_be_pickled_or_copied():
+    import copy
+    import pickle
+    x = ag.tensor(np.ones(2), requires_grad=True)
+    y = x * 2.0
+    with pytest.raises(TypeError, match="detach"):
+        pickle.dumps(y)
+    with pytest.raises(TypeError, match="detach"):
+        copy.deepcopy(y)
+    assert pickle.loads(pickle.dumps(y.detach())).data.tolist() == [2.0, 2.0]
+
+
+def test_float16_max_ties_share_the_gradient_exactly():
+    x = ag.tensor(np.zeros((3000, 2), np.float16), requires_grad=True)
+    ag.max(x, axis=0).sum().backward()
+    np.testing.assert_allclose(x.grad.data.astype(np.float64).sum(axis=0), [1.0, 1.0],
+                               rtol=1e-3)
+
+
+def test_linear_does_not_keep_its_bias():
+    import nn.functional as F
+    x = ag.tensor(np.ones((2, 3)), requires_grad=True)
+    w = ag.tensor(np.ones((4, 3)), requires_grad=True)
+    b = ag.tensor(np.zeros(4), requires_grad=True)
+    y = F.linear(x, w, b)
+    with ag.no_grad():
+        b += 1.0                                   # no gradient needs b's value
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.data, np.full((2, 3), 4.0))
+    np.testing.assert_array_equal(b.grad.data, np.full(4, 2.0))

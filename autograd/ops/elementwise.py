@@ -86,7 +86,9 @@ class Mul(Function):
     def backward(ctx, g):                       # d(ab) = b da + a db
         a, b = ctx.saved_tensors
         na, nb = ctx.needs_input_grad
-        return (g * b if na else None), (g * a if nb else None)
+        # An input that needed no gradient when recorded was not kept (save_other): it
+        # gets none, even if it requires grad by now (as PyTorch).
+        return (g * b if na and b is not None else None), (g * a if nb and a is not None else None)
 
 
 class Div(Function):

@@ -61,18 +61,21 @@ class Matmul(Function):
 
 class Linear(Function):
     """x @ w^T + b in one op, as PyTorch's linear (addmm): per layer it replaces a
-    transpose, a matmul and an add, forward and backward. ``b`` may be None."""
+    transpose, a matmul and an add, forward and backward. ``b`` is None or has shape
+    (out,); nn.functional.linear composes the op for any other bias."""
 
     derivative = "d(x W^T + b)/dx = g W, d/dW = g^T x, d/db = g"
-    save_inputs = True
 
     @staticmethod
     def forward(ctx, x, w, b):
+        if ctx.needs_input_grad:        # recorded: keep only what the gradients use
+            nx, nw, _ = ctx.needs_input_grad
+            ctx.save_for_backward(x if nw else None, w if nx else None)
         out = np.matmul(x, w.T, out=_out(x, w.T))
         if b is None:
             return out
-        if np.result_type(out, b) == out.dtype and np.shape(b) == out.shape[-1:]:
-            out += b                            # the product is new: no second array
+        if np.result_type(out, b) == out.dtype:
+            out += b                    # the product is new: no second array
             return out
         return out + b
 
@@ -80,11 +83,11 @@ class Linear(Function):
     def backward(ctx, g):
         # d(x W^T + b) = dx W^T + x dW^T + db: gx = g W, gW = g^T x summed over the
         # batch axes (flattened to one), gb = g (the engine sums it to b's shape).
-        x, w, _ = ctx.saved_tensors
+        x, w = ctx.saved_tensors
         nx, nw, nb = ctx.needs_input_grad
-        gx = g @ w if nx else None
+        gx = g @ w if nx and w is not None else None
         gw = None
-        if nw:
+        if nw and x is not None:
             g2 = g if g.ndim == 2 else reshape(g, (-1, g.shape[-1]))
             x2 = x if x.ndim == 2 else reshape(x, (-1, x.shape[-1]))
             gw = swapaxes(g2, 0, 1) @ x2

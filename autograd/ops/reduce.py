@@ -80,17 +80,17 @@ class _Extreme(Function):
         # out is saved with keepdims: a Tensor when it is the op's output, else an array
         out = out.data if isinstance(out, Tensor) else out
         hit = x.data == out
-        ties = hit.sum(axis=axes, keepdims=True, dtype=g.dtype)
+        ties = hit.sum(axis=axes, keepdims=True)   # counted in integers: exact
         if not ties.all():
             # A NaN extreme equals nothing (NaN != NaN): its gradient goes to the NaNs,
             # as PyTorch, instead of 0/0 everywhere.
             hit |= np.isnan(x.data) & np.isnan(out)
-            ties = hit.sum(axis=axes, keepdims=True, dtype=g.dtype)
+            ties = hit.sum(axis=axes, keepdims=True)
         # Share g among the ties at the reduced size, then let the boolean mask place
         # it: one full-size pass, where a float weight array would take three.
         g = reshape(g, ties.shape)
         if ties.size and ties.max() > 1:
-            g = g / ties
+            g = g / ties.astype(g.dtype)
         return broadcast_to(g, x.shape) * hit, None, None
 
 

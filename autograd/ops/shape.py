@@ -54,14 +54,20 @@ def _reshape_large(x, shape):
         return np.reshape(x, shape)
     except ValueError:                  # no view: a copy is needed
         pass
-    shape = tuple(shape) if isinstance(shape, (tuple, list)) else (shape,)
-    if -1 in shape:
-        known = 1
-        for n in shape:
-            known *= n if n != -1 else 1
-        shape = tuple(x.size // known if n == -1 else n for n in shape)
-    if int(np.prod(shape)) != x.size:
-        return np.reshape(x, shape)     # NumPy's error
+    # Resolve -1 for the buffer; anything unusual is left to NumPy (its copy or error).
+    try:
+        dims = tuple(operator.index(n) for n in np.atleast_1d(shape).tolist())
+    except TypeError:
+        return np.reshape(x, shape)
+    known = 1
+    for n in dims:
+        known *= n if n != -1 else 1
+    if dims.count(-1) > 1 or known <= 0 or min(dims) < -1:
+        return np.reshape(x, shape)
+    dims = tuple(x.size // known if n == -1 else n for n in dims)
+    if int(np.prod(dims)) != x.size:
+        return np.reshape(x, shape)
+    shape = dims
     out = buffers.empty(shape, x.dtype)
     np.copyto(out.reshape(x.shape), x)  # C order, as np.reshape
     return out
@@ -289,7 +295,8 @@ class Pad(Function):
 
     @staticmethod
     def forward(ctx, x, pad_width, value):
-        if np.ndim(value) or x.dtype.kind != "f":   # np.pad's casting rules and errors
+        if np.ndim(value) or x.dtype.kind != "f" or not isinstance(value, (float, int)):
+            # np.pad's casting rules and errors (complex, None, strings, NumPy scalars)
             return np.pad(x, pad_width, mode="constant", constant_values=value)
         # A filled array and one slice assignment: np.pad does the same with Python
         # work per axis, 2-3 times slower on an image batch.

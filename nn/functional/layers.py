@@ -42,7 +42,9 @@ def linear(input, weight, bias=None):
                              f"{weight.shape[-1]}), got a 0-d tensor (shape ())")
         raise ValueError(f"linear: input of shape {x.shape} does not match weight of shape "
                          f"{weight.shape} (expected input (..., {weight.shape[-1]}))")
-    return _linalg.Linear.apply(x, weight, bias)
+    if bias is None or (isinstance(bias, Tensor) and bias.shape == (weight.shape[0],)):
+        return _linalg.Linear.apply(x, weight, bias)
+    return x @ weight.T + bias      # a bias that broadcasts otherwise: composed
 
 
 # ---------------------------------------------------------------- convolution

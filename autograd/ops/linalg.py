@@ -7,15 +7,24 @@ from .shape import expand_dims, reshape, squeeze, swapaxes
 
 
 def _out(a, b):
-    """A reused buffer (autograd.buffers) for a large product of two matrices of one
-    float dtype; None (NumPy allocates) otherwise."""
+    """A reused buffer (autograd.buffers) for a large product of two matrices, or
+    stacks of them, of one float dtype; None (NumPy allocates) otherwise."""
     if a.__class__ is not np.ndarray or b.__class__ is not np.ndarray:
         return None
-    if a.ndim != 2 or b.ndim != 2 or a.dtype != b.dtype or a.dtype.kind != "f":
+    if a.ndim < 2 or b.ndim < 2 or a.dtype != b.dtype or a.dtype.kind != "f":
         return None
-    if a.shape[0] * b.shape[1] * a.dtype.itemsize < buffers.MIN_BYTES:
+    shape = (a.shape[-2], b.shape[-1])
+    if a.ndim > 2 or b.ndim > 2:
+        try:
+            shape = np.broadcast_shapes(a.shape[:-2], b.shape[:-2]) + shape
+        except ValueError:
+            return None                 # NumPy's own error follows
+    nbytes = a.dtype.itemsize
+    for d in shape:
+        nbytes *= d
+    if nbytes < buffers.MIN_BYTES:
         return None
-    return buffers.empty((a.shape[0], b.shape[1]), a.dtype)
+    return buffers.empty(shape, a.dtype)
 
 
 class Matmul(Function):

@@ -52,12 +52,13 @@ class _Released:
 
 
 _ndarray = np.ndarray
+_generic = np.generic
+_asarray = np.asarray
 
 
 def _dead():
+    """Stands for a weak reference whose target is gone."""
     return None
-_generic = np.generic
-_asarray = np.asarray
 
 
 class Node:

@@ -148,16 +148,9 @@ def _run(roots, grads, retain_graph, create_graph, inputs):
             if node not in needed:
                 continue
         out = node.fn.backward(node, g)
-        nxt = node.next
         if not retain_graph:
-            # Node.release, without the call where no operand is a constant (most nodes).
-            node.saved = _FREED
-            node.versions = None
-            for e in nxt:
-                c = e.__class__
-                if c is np.ndarray or (c is Tensor and not e.requires_grad):
-                    node.release()
-                    break
+            node.release()
+        nxt = node.next
         if out.__class__ is not tuple:
             out = (out,)
         if len(out) != len(nxt):
@@ -256,6 +249,22 @@ def _accumulate(leaf, g, create_graph, owned=False):
         leaf.grad._bump_version()
     else:
         leaf.grad = _make(leaf.grad.data + g.data, None)
+
+
+def zero_grads(params, set_to_none=True):
+    """``Module.zero_grad`` and ``Optimizer.zero_grad``: drop each gradient, or zero it
+    in place (a new zero tensor where it cannot be written)."""
+    for p in params:
+        g = p.grad
+        if g is None:
+            continue
+        if set_to_none:
+            p.grad = None
+        elif g.grad_fn is None and g.data.flags.writeable:
+            g.data.fill(0)
+            g._bump_version()
+        else:
+            p.grad = _make(np.zeros_like(g.data), None)
 
 
 def _needed(order, targets_leaf, targets_node):

@@ -284,13 +284,7 @@ class Function:
             return _make(out, None)
         ctx.shape = out.shape
         ctx.dtype = dtype
-        t = _new(Tensor)            # _make inlined
-        t.data = out
-        t.grad = None
-        t.grad_fn = ctx
-        t.requires_grad = True
-        t._vc = None
-        t._hooks = None
+        t = _make(out, ctx)
         if cls.save_inputs:
             saved = args                # the call's own tuple: nothing to map or allocate
             if cls.save_other:

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 import numpy as np
 
 import autograd as ag
+from autograd.engine import zero_grads
 from autograd.tensor import Tensor
 
 __all__ = ["Parameter", "Module", "functional_call"]
@@ -365,17 +366,7 @@ class Module:
 
     def zero_grad(self, set_to_none=True):
         """Drop every parameter's gradient, or with ``set_to_none=False`` zero it in place."""
-        for p in self.parameters():
-            g = p.grad
-            if g is None:
-                continue
-            if set_to_none:
-                p.grad = None
-            elif g.grad_fn is None and g.data.flags.writeable:
-                g.data[...] = 0
-                g._bump_version()
-            else:
-                p.grad = Tensor(np.zeros(g.shape, g.dtype))
+        zero_grads(self.parameters(), set_to_none)
 
     # ----- state -------------------------------------------------------------------
     def state_dict(self, *, destination=None, prefix="", keep_vars=False):

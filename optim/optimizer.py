@@ -14,6 +14,7 @@ import numbers
 import numpy as np
 
 import autograd as ag
+from autograd.engine import zero_grads
 from autograd.tensor import Tensor
 
 from . import functional as F
@@ -161,18 +162,7 @@ class Optimizer:
     # ----- gradients and steps ---------------------------------------------------------
     def zero_grad(self, set_to_none=True):
         """Reset every parameter's gradient: to None, or to zeros in place."""
-        for group in self.param_groups:
-            for p in group["params"]:
-                g = p.grad
-                if g is None:
-                    continue
-                if set_to_none:
-                    p.grad = None
-                elif g.grad_fn is None and g.data.flags.writeable:
-                    g.data.fill(0)
-                    g._bump_version()
-                else:
-                    p.grad = Tensor(np.zeros_like(g.data))
+        zero_grads((p for group in self.param_groups for p in group["params"]), set_to_none)
 
     def _rule_kwargs(self, group):
         """The rule's keyword arguments from ``group`` (once per group and step)."""

@@ -11,6 +11,7 @@ import traceback
 import numpy as np
 
 from .grad_mode import _state
+from .tensor import Tensor
 
 # Frames from these folders are the library's own, not the user's.
 _LIBRARY_DIRS = tuple(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), d)
@@ -42,7 +43,7 @@ def creation_site():
 
 
 def check_gradient(node, index, g):
-    data = g.data
+    data = g.data if isinstance(g, Tensor) else np.asarray(g)
     if data.dtype.kind == "f" and not np.isfinite(data).all():
         kind = "NaN" if np.isnan(data).any() else "Inf"
         site = node.__dict__.get("created_at")

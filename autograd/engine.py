@@ -46,9 +46,9 @@ _seq = attrgetter("seq")
 def _fit(g, shape, dtype, op):
     """Undo broadcasting and dtype promotion of a gradient, in one place for all ops."""
     if g.shape != shape:
-        from .ops.shape import sum_to
+        from .ops.shape import sum_to, sum_to_array
         try:
-            g = sum_to(g, shape)
+            g = sum_to(g, shape) if isinstance(g, Tensor) else sum_to_array(g, shape)
         except ValueError:
             raise RuntimeError(f"`{op}` returned a gradient of shape {g.shape} for an input "
                                f"of shape {shape}") from None
@@ -67,12 +67,14 @@ def backward(roots, grads, retain_graph=None, create_graph=False, inputs=None):
     """
     if retain_graph is None:
         retain_graph = create_graph
-    prev_mode = grad_mode._state.enabled
-    grad_mode._state.enabled = bool(create_graph)
+    state = grad_mode._state
+    prev_mode, prev_arrays = state.enabled, state.arrays
+    state.enabled = bool(create_graph)
+    state.arrays = False
     try:
         return _run(roots, grads, retain_graph, create_graph, inputs)
     finally:
-        grad_mode._state.enabled = prev_mode
+        state.enabled, state.arrays = prev_mode, prev_arrays
 
 
 def _seed(t, g):
@@ -106,11 +108,20 @@ def _seed(t, g):
 
 
 def _run(roots, grads, retain_graph, create_graph, inputs):
+    # Without create_graph nothing is recorded, so gradients travel as plain arrays (or
+    # NumPy scalars, for 0-d ones: their arithmetic is ten times cheaper) and the
+    # primitives' rules (Function.array_rule) run on arrays, with state.arrays set. A
+    # gradient becomes a Tensor only where user code sees it: hooks, retain_grad, a
+    # user-written Function, and .grad. With create_graph, gradients are Tensors.
+    arrays = not create_graph
+    state = grad_mode._state
     pending = {}        # node -> gradient of its output, summed so far
-    summed = set()      # nodes whose pending gradient is a sum this walk made
-    leaves = {}         # id(leaf) -> [leaf, gradient summed so far]
+    summed = set()      # nodes whose pending gradient is an array this walk made
+    leaves = {}         # id(leaf) -> [leaf, gradient summed so far, made by this walk]
     for t, g in zip(roots, grads):
         g = _seed(t, g)
+        if arrays:
+            g = g.data
         if t.grad_fn is None:
             _add_leaf(leaves, t, g)
         elif t.grad_fn in pending:
@@ -119,7 +130,7 @@ def _run(roots, grads, retain_graph, create_graph, inputs):
             pending[t.grad_fn] = g
 
     order = topological_order(list(pending))
-    anomaly = grad_mode._state.anomaly
+    anomaly = state.anomaly
     capture = inputs is not None
     if capture:
         targets_leaf = {id(t): i for i, t in enumerate(inputs) if t.grad_fn is None}
@@ -131,81 +142,75 @@ def _run(roots, grads, retain_graph, create_graph, inputs):
         g = pending.pop(node, None)
         if g is None:
             continue
-        if node.hooks:
-            for hook in node.hooks:
-                r = hook(g)
-                if r is not None:
-                    g = r
-        if node.retain is not None:
-            t = node.retain()
-            if t is not None:
-                kept = g if create_graph else g.detach()
-                t.grad = kept if t.grad is None else t.grad + kept
+        if node.hooks or node.retain is not None:
+            g = _node_hooks(node, g, create_graph)
         if capture:
             i = targets_node.get(node)
             if i is not None:
-                results[i] = g
+                results[i] = _make(_asarray(g), None) if arrays else g
             if node not in needed:
                 continue
-        out = node.fn.backward(node, g)
+        fn = node.fn
+        if arrays and fn.array_rule:
+            state.arrays = True
+            try:
+                out = fn.backward(node, g)
+            finally:
+                state.arrays = False
+        elif arrays:        # a user's Function: Tensors in, as documented
+            out = fn.backward(node, _make(_asarray(g), None))
+        else:
+            out = fn.backward(node, g)
         if not retain_graph:
             node.release()
         nxt = node.next
         if out.__class__ is not tuple:
             out = (out,)
         if len(out) != len(nxt):
-            raise RuntimeError(f"`{node.fn.name}`.backward returned {len(out)} gradients "
+            raise RuntimeError(f"`{fn.name}`.backward returned {len(out)} gradients "
                                f"for {len(nxt)} inputs")
-        if anomaly:
-            for i, gi in enumerate(out):
-                if gi is not None:
-                    check_gradient(node, i, gi)
-        for e, gi in zip(nxt, out):
+        for i, (e, gi) in enumerate(zip(nxt, out)):
             if gi is None:
                 continue
-            d = gi.data
+            if arrays:
+                c = gi.__class__
+                if c is not _ndarray and not isinstance(gi, _generic):
+                    gi = gi.data if isinstance(gi, Tensor) else _asarray(gi)
+            if anomaly:
+                check_gradient(node, i, gi)
             if e.__class__ is Node:
                 if capture and e not in needed and e not in targets_node:
                     continue
-                if d.shape != e.shape or (d.dtype is not e.dtype and d.dtype != e.dtype):
-                    gi = _fit(gi, e.shape, e.dtype, node.fn.name)
+                if gi.shape != e.shape or (gi.dtype is not e.dtype and gi.dtype != e.dtype):
+                    gi = _fit(gi, e.shape, e.dtype, fn.name)
                 prev = pending.get(e)
                 if prev is None:
                     pending[e] = gi
-                elif create_graph:
-                    pending[e] = prev + gi
                 elif e in summed:
                     # A sum made here, not yet handed to anyone (hooks and retain_grad
                     # see it when its node runs): add in place, no new buffer.
-                    np.add(prev.data, gi.data, out=prev.data)
+                    np.add(prev, gi, out=prev)
                 else:
-                    pending[e] = _make(_sum(prev.data, gi.data), None)
-                    summed.add(e)
+                    s = prev + gi
+                    pending[e] = s
+                    if s.__class__ is _ndarray:     # not a Tensor, not a NumPy scalar
+                        summed.add(e)
             elif isinstance(e, Tensor) and e.requires_grad:
                 if capture and id(e) not in targets_leaf:
                     continue
                 ed = e.data
-                if d.shape != ed.shape or (d.dtype is not ed.dtype and d.dtype != ed.dtype):
-                    gi = _fit(gi, ed.shape, ed.dtype, node.fn.name)
-                entry = leaves.get(id(e))
-                if entry is None:
-                    leaves[id(e)] = [e, gi]
-                elif create_graph:
-                    entry[1] = entry[1] + gi
-                else:
-                    # Summed as arrays, in place after the first sum; wrapped at the end.
-                    prev = entry[1]
-                    if isinstance(prev, Tensor):
-                        entry[1] = _sum(prev.data, gi.data)
-                    else:
-                        np.add(prev, gi.data, out=prev)
+                if gi.shape != ed.shape or (gi.dtype is not ed.dtype and gi.dtype != ed.dtype):
+                    gi = _fit(gi, ed.shape, ed.dtype, fn.name)
+                _add_leaf(leaves, e, gi)
 
-    for leaf, g in leaves.values():
+    for leaf, g, owned in leaves.values():
+        if arrays:
+            if g.__class__ is not _ndarray:
+                g = _asarray(g)         # a NumPy scalar: a new array
+                owned = True
+            g = _make(g, None)
         # A sum made here shares its memory with nothing, so it can become .grad
         # without a copy; unless a hook saw it (the hook may keep it).
-        owned = not isinstance(g, Tensor)
-        if owned:
-            g = _make(g, None)
         if leaf._hooks:
             owned = False
             for hook in leaf._hooks:
@@ -221,18 +226,41 @@ def _run(roots, grads, retain_graph, create_graph, inputs):
     return results if capture else None
 
 
-def _sum(a, b):
-    """a + b as a new array (NumPy returns a scalar for 0-d operands)."""
-    s = a + b
-    return s if s.__class__ is np.ndarray else np.asarray(s)
+_ndarray = np.ndarray
+_generic = np.generic
+_asarray = np.asarray
 
 
-def _add_leaf(leaves, t, g):
-    entry = leaves.get(id(t))
+def _node_hooks(node, g, create_graph):
+    """Run a non-leaf's tensor hooks and retain_grad on its gradient ``g`` (an array
+    without create_graph: wrapped for them) and return the gradient to go on with."""
+    arrays = not create_graph
+    t = _make(_asarray(g), None) if arrays else g
+    if node.hooks:
+        for hook in node.hooks:
+            r = hook(t)
+            if r is not None:
+                t = r
+    if node.retain is not None:
+        kept_by = node.retain()
+        if kept_by is not None:
+            kept = t if create_graph else t.detach()
+            kept_by.grad = kept if kept_by.grad is None else kept_by.grad + kept
+    return t.data if arrays else t
+
+
+def _add_leaf(leaves, leaf, g):
+    """Add ``g`` to the gradient summed for ``leaf``: in place once this walk owns an
+    array for it, Tensor + Tensor with create_graph."""
+    entry = leaves.get(id(leaf))
     if entry is None:
-        leaves[id(t)] = [t, g]
+        leaves[id(leaf)] = [leaf, g, False]
+    elif entry[2]:
+        np.add(entry[1], g, out=entry[1])
     else:
-        entry[1] = entry[1] + g
+        s = entry[1] + g
+        entry[1] = s
+        entry[2] = s.__class__ is _ndarray
 
 
 def _accumulate(leaf, g, create_graph, owned=False):

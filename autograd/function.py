@@ -101,7 +101,14 @@ class Node:
                 f"`{self.fn.name}`: its saved values were freed by an earlier backward. "
                 "Trying to backward through the graph a second time? "
                 "Pass retain_graph=True to the first backward() or grad().")
+        # While an array rule runs (Function.array_rule), Tensors come back as their
+        # arrays; the version checks are the same.
+        arrays = _state.arrays
         if saved.__class__ is _SavedOutput:     # an op that saved only its output
+            if arrays:
+                if saved.vc[0] != saved.version:
+                    self._raise_modified(saved, saved.version, saved.vc[0])
+                return (saved.data,)
             return (self._output(saved),)
         versions = self.versions
         if versions is None and self.fn.save_inputs:
@@ -110,6 +117,8 @@ class Node:
                 if isinstance(s, Tensor) and s._vc and s._vc[0]:
                     break
             else:
+                if arrays:
+                    return [s.data if isinstance(s, Tensor) else s for s in saved]
                 return saved
         out = []
         i = -1
@@ -119,9 +128,14 @@ class Node:
                 vc = s._vc
                 if vc and vc[0] != (versions[i] if versions else 0):
                     self._raise_modified(s, versions[i] if versions else 0, vc[0])
-                out.append(s)
+                out.append(s.data if arrays else s)
             elif s.__class__ is _SavedOutput:
-                out.append(self._output(s))
+                if arrays:
+                    if s.vc[0] != s.version:
+                        self._raise_modified(s, s.version, s.vc[0])
+                    out.append(s.data)
+                else:
+                    out.append(self._output(s))
             else:
                 out.append(s)
         return out
@@ -208,6 +222,10 @@ class Function:
     #                      needs only the other one, so an input whose partner needs no
     #                      gradient is not kept (saved as None): the graph holds less
     returns_view = False  # True when forward returns a view of its first input
+    array_rule = False  # True when backward also works on plain arrays: written with
+    #                     operators and chainrule functions only (the primitives). When
+    #                     backward records nothing, the engine then hands it arrays and
+    #                     NumPy scalars instead of Tensors, which saves a Tensor per op.
 
     def __init_subclass__(cls, **kw):
         super().__init_subclass__(**kw)
@@ -242,6 +260,8 @@ class Function:
                 out = cls.forward(_NO_GRAD_CTX, *arrays)
             except (ValueError, TypeError, IndexError) as e:
                 _reraise(cls, args, e)
+            if _state.arrays:       # inside an array rule: arrays in, arrays out
+                return out
             if out.__class__ is not _ndarray:
                 # A 0-d result comes back from NumPy as a scalar.
                 out = _asarray(out) if isinstance(out, _generic) else _as_array(out, cls)
@@ -307,6 +327,12 @@ class Function:
         if cls.returns_view:
             _share_version(args[0], t)
         return t
+
+
+class Primitive(Function):
+    """Base of the built-in ops: their rules work on arrays too (``array_rule``)."""
+
+    array_rule = True
 
 
 _NO_GRAD_CTX = _NoGradCtx()

@@ -632,3 +632,110 @@ def test_linear_does_not_keep_its_bias():
     y.sum().backward()
     np.testing.assert_array_equal(x.grad.data, np.full((2, 3), 4.0))
     np.testing.assert_array_equal(b.grad.data, np.full(4, 2.0))
+
+
+# ---------------------------------------------------------------- the array walk
+class _Twice(ag.Function):
+    """A user-written op: its rule must see Tensors even in the array walk."""
+
+    seen = []
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return 2 * x
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        _Twice.seen.append((type(g), type(x)))
+        return g * 2
+
+
+def test_user_functions_get_tensors_in_the_array_walk():
+    _Twice.seen.clear()
+    x = ag.tensor([1.0, 2.0], requires_grad=True)
+    (_Twice.apply(x.tanh()) * x).sum().backward()
+    assert _Twice.seen == [(ag.Tensor, ag.Tensor)]
+    np.testing.assert_allclose(x.grad.data, 2 * np.tanh(x.data) + 2 * x.data
+                               * (1 - np.tanh(x.data) ** 2), rtol=1e-6)
+
+
+def test_an_array_rule_function_gets_arrays():
+    seen = []
+
+    class Square(ag.Function):
+        array_rule = True
+
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x * x
+
+        @staticmethod
+        def backward(ctx, g):
+            (x,) = ctx.saved_tensors
+            seen.append((type(g), type(x)))
+            return 2 * x * g
+
+    x = ag.tensor([1.0, 3.0], requires_grad=True)
+    Square.apply(x).sum().backward()
+    assert seen == [(np.ndarray, np.ndarray)]
+    np.testing.assert_allclose(x.grad.data, [2.0, 6.0])
+    # With create_graph the same rule gets Tensors and can be differentiated again.
+    (g,) = ag.grad(Square.apply(x).sum(), [x], create_graph=True)
+    assert seen[-1] == (ag.Tensor, ag.Tensor) and g.grad_fn is not None
+
+
+def test_hooks_and_retain_grad_get_tensors_in_the_array_walk():
+    seen = []
+    x = ag.tensor(0.5, requires_grad=True)
+    y = x * 3.0                     # 0-d: travels as a NumPy scalar in the walk
+    y.register_hook(lambda g: seen.append(type(g)) or g * 10)
+    y.retain_grad()
+    (y.tanh()).backward()
+    assert seen == [ag.Tensor]
+    assert type(y.grad) is ag.Tensor and type(y.grad.data) is np.ndarray
+    np.testing.assert_allclose(x.grad.data, 30 * (1 - np.tanh(1.5) ** 2), rtol=1e-6)
+
+
+def test_scalar_chains_leave_array_gradients():
+    w = ag.tensor(0.9, requires_grad=True)
+    a = ag.tensor(0.5)
+    for _ in range(5):
+        a = (a * w).tanh()
+    a.backward()
+    assert type(w.grad) is ag.Tensor and type(w.grad.data) is np.ndarray
+    assert w.grad.shape == () and w.grad.dtype == np.float32
+    w.grad.data += 1                # owned by .grad: writeable
+
+
+def test_array_mode_is_off_after_a_failed_backward():
+    from autograd.grad_mode import _state
+
+    class Broken(ag.Function):
+        array_rule = True
+
+        @staticmethod
+        def forward(ctx, x):
+            return x.copy()
+
+        @staticmethod
+        def backward(ctx, g):
+            raise ZeroDivisionError("rule failed")
+
+    x = ag.tensor([1.0], requires_grad=True)
+    with pytest.raises(ZeroDivisionError):
+        Broken.apply(x).sum().backward()
+    assert _state.arrays is False
+    assert type(ag.exp(np.zeros(2))) is ag.Tensor     # apply wraps results again
+
+
+def test_array_walk_checks_saved_versions():
+    x = ag.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 1.0
+    z = y.tanh()                    # saves its output
+    w = y * y                       # saves y
+    y += 1
+    with pytest.raises(RuntimeError, match="mul"):
+        (z + w).sum().backward()

@@ -59,3 +59,19 @@ def test_backward_twice_with_retain_graph_accumulates(op, i):
     out.backward(seed)
     for x, g in zip(xs, first):
         np.testing.assert_allclose(x.grad.data, 2 * g)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("op,i", PARAMS, ids=IDS)
+def test_array_walk_matches_the_tensor_walk(op, i, dtype):
+    # Without create_graph the rules run on plain arrays (Function.array_rule); with it,
+    # on Tensors. Both must give the same gradients, bit for bit, shapes and dtypes.
+    xs = build(op, i, dtype=dtype)
+    out = op.fn(*xs)
+    seed = ag.Tensor(np.random.default_rng(i).standard_normal(out.shape).astype(dtype))
+    fast = ag.grad(out, xs, seed, retain_graph=True, allow_unused=True)
+    slow = ag.grad(out, xs, seed, create_graph=True, allow_unused=True)
+    for x, f, s in zip(xs, fast, slow):
+        assert type(f) is ag.Tensor and type(f.data) is np.ndarray
+        assert f.shape == s.shape == x.shape and f.dtype == s.dtype == x.dtype
+        np.testing.assert_array_equal(f.data, s.data)

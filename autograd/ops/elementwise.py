@@ -8,7 +8,7 @@ import numpy as np
 from scipy import special
 
 from .. import buffers
-from ..function import Function
+from ..function import Primitive
 from ..grad_mode import _as_dtype
 from ..tensor import Tensor
 
@@ -47,7 +47,7 @@ def _arr(x):
 
 
 # ---------------------------------------------------------------- binary arithmetic
-class Add(Function):
+class Add(Primitive):
     derivative = "d(a+b)/da = 1, d(a+b)/db = 1"
 
     @staticmethod
@@ -59,7 +59,7 @@ class Add(Function):
         return g, g
 
 
-class Sub(Function):
+class Sub(Primitive):
     derivative = "d(a-b)/da = 1, d(a-b)/db = -1"
 
     name = "sub"
@@ -73,7 +73,7 @@ class Sub(Function):
         return g, (-g if ctx.needs_input_grad[1] else None)
 
 
-class Mul(Function):
+class Mul(Primitive):
     derivative = "d(a*b)/da = b, d(a*b)/db = a"
     save_inputs = True
     save_other = True
@@ -91,7 +91,7 @@ class Mul(Function):
         return (g * b if na and b is not None else None), (g * a if nb and a is not None else None)
 
 
-class Div(Function):
+class Div(Primitive):
     derivative = "d(a/b)/da = 1/b, d(a/b)/db = -a/b^2"
 
     @staticmethod
@@ -109,7 +109,7 @@ class Div(Function):
         return ga, gb
 
 
-class Pow(Function):
+class Pow(Primitive):
     derivative = "d(a^b)/da = b*a^(b-1), d(a^b)/db = a^b*ln(a)"
 
     @staticmethod
@@ -131,7 +131,7 @@ class Pow(Function):
         return ga, gb
 
 
-class Maximum(Function):
+class Maximum(Primitive):
     derivative = "d max(a,b)/da = [a > b] (1/2 at ties), d/db = [b > a]"
     save_inputs = True
 
@@ -147,7 +147,7 @@ class Maximum(Function):
         return (g * wa if na else None), (g * (1.0 - wa) if nb else None)
 
 
-class Minimum(Function):
+class Minimum(Primitive):
     derivative = "d min(a,b)/da = [a < b] (1/2 at ties), d/db = [b < a]"
     save_inputs = True
 
@@ -169,7 +169,7 @@ def _tie_weights(winner, loser):
     return w
 
 
-class Where(Function):
+class Where(Primitive):
     derivative = "d where(c,a,b)/da = [c], d/db = [not c]"
 
     @staticmethod
@@ -188,7 +188,7 @@ class Where(Function):
 
 
 # ---------------------------------------------------------------- unary
-class Neg(Function):
+class Neg(Primitive):
     derivative = "d(-x)/dx = -1"
 
     @staticmethod
@@ -200,7 +200,7 @@ class Neg(Function):
         return -g
 
 
-class Exp(Function):
+class Exp(Primitive):
     derivative = "d exp(x)/dx = exp(x)"
     save_output = True
 
@@ -214,7 +214,7 @@ class Exp(Function):
         return g * out
 
 
-class Log(Function):
+class Log(Primitive):
     derivative = "d ln(x)/dx = 1/x"
     save_inputs = True
 
@@ -228,7 +228,7 @@ class Log(Function):
         return g / x
 
 
-class Sqrt(Function):
+class Sqrt(Primitive):
     derivative = "d sqrt(x)/dx = 1/(2 sqrt(x))"
     save_output = True
 
@@ -242,7 +242,7 @@ class Sqrt(Function):
         return g / (2.0 * out)
 
 
-class Sin(Function):
+class Sin(Primitive):
     derivative = "d sin(x)/dx = cos(x)"
     save_inputs = True
 
@@ -256,7 +256,7 @@ class Sin(Function):
         return g * cos(x)
 
 
-class Cos(Function):
+class Cos(Primitive):
     derivative = "d cos(x)/dx = -sin(x)"
     save_inputs = True
 
@@ -270,7 +270,7 @@ class Cos(Function):
         return -(g * sin(x))
 
 
-class Tanh(Function):
+class Tanh(Primitive):
     derivative = "d tanh(x)/dx = 1 - tanh(x)^2"
     save_output = True
 
@@ -284,7 +284,7 @@ class Tanh(Function):
         return g * (1.0 - out * out)
 
 
-class Sigmoid(Function):
+class Sigmoid(Primitive):
     derivative = "d sigmoid(x)/dx = sigmoid(x)(1 - sigmoid(x))"
     save_output = True
 
@@ -312,7 +312,7 @@ def _sigmoid(x):
         return np.reciprocal(out, out=out)
 
 
-class Relu(Function):
+class Relu(Primitive):
     derivative = "d relu(x)/dx = [x > 0]"
     save_inputs = True
 
@@ -326,7 +326,7 @@ class Relu(Function):
         return g * (_arr(x) > 0)               # a boolean mask: no float temporary
 
 
-class Abs(Function):
+class Abs(Primitive):
     derivative = "d |x|/dx = sign(x)"
     save_inputs = True
 
@@ -340,7 +340,7 @@ class Abs(Function):
         return g * np.sign(_arr(x))
 
 
-class Sign(Function):
+class Sign(Primitive):
     derivative = "d sign(x)/dx = 0"
 
     @staticmethod
@@ -352,7 +352,7 @@ class Sign(Function):
         return g * 0.0
 
 
-class Clip(Function):
+class Clip(Primitive):
     derivative = "d clip(x,lo,hi)/dx = [lo <= x <= hi]"
     save_inputs = True
 
@@ -374,7 +374,7 @@ class Clip(Function):
         return g * inside.astype(g.dtype), None, None
 
 
-class Erf(Function):
+class Erf(Primitive):
     derivative = "d erf(x)/dx = 2/sqrt(pi) exp(-x^2)"
     save_inputs = True
 
@@ -388,7 +388,7 @@ class Erf(Function):
         return g * (_TWO_OVER_SQRT_PI * exp(-(x * x)))
 
 
-class Log1p(Function):
+class Log1p(Primitive):
     derivative = "d ln(1+x)/dx = 1/(1+x)"
     save_inputs = True
 
@@ -402,7 +402,7 @@ class Log1p(Function):
         return g / (1.0 + x)
 
 
-class Expm1(Function):
+class Expm1(Primitive):
     derivative = "d (e^x - 1)/dx = e^x"
     save_output = True
 
@@ -416,7 +416,7 @@ class Expm1(Function):
         return g * (out + 1.0)
 
 
-class Cast(Function):
+class Cast(Primitive):
     derivative = "d astype(x)/dx = 1 (cast back)"
 
     name = "astype"

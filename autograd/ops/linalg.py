@@ -2,7 +2,7 @@
 import numpy as np
 
 from .. import buffers
-from ..function import Function
+from ..function import Primitive
 from .shape import expand_dims, reshape, squeeze, swapaxes
 
 
@@ -27,7 +27,7 @@ def _out(a, b):
     return buffers.empty(shape, a.dtype)
 
 
-class Matmul(Function):
+class Matmul(Primitive):
     derivative = "d(A@B)/dA = g @ B^T, d(A@B)/dB = A^T @ g"
     save_inputs = True
 
@@ -68,7 +68,7 @@ class Matmul(Function):
         return ga, gb
 
 
-class Linear(Function):
+class Linear(Primitive):
     """x @ w^T + b in one op, as PyTorch's linear (addmm): per layer it replaces a
     transpose, a matmul and an add, forward and backward. ``b`` is None or has shape
     (out,); nn.functional.linear composes the op for any other bias."""

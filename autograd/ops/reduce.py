@@ -4,7 +4,7 @@ import operator
 
 import numpy as np
 
-from ..function import Function
+from ..function import Primitive
 from ..tensor import Tensor, _make
 from . import elementwise as ew
 from .shape import broadcast_to, moveaxis, reshape
@@ -46,7 +46,7 @@ def _expand(g, x_shape, axes):
     return broadcast_to(g, x_shape)
 
 
-class Sum(Function):
+class Sum(Primitive):
     derivative = "d sum(x)/dx_i = 1"
 
     @staticmethod
@@ -60,7 +60,7 @@ class Sum(Function):
         return _expand(g, shape, ctx.next[1]), None, None
 
 
-class _Extreme(Function):
+class _Extreme(Primitive):
     """max/min over axes; tied extremes share the gradient equally."""
 
     derivative = "d max(x)/dx_i = [x_i is the extreme] / (number of ties)"
@@ -78,13 +78,13 @@ class _Extreme(Function):
         x, out = ctx.saved_tensors
         axes = ctx.next[1]
         # out is saved with keepdims: a Tensor when it is the op's output, else an array
-        out = out.data if isinstance(out, Tensor) else out
-        hit = x.data == out
+        x_, out = ew._arr(x), ew._arr(out)
+        hit = x_ == out
         ties = hit.sum(axis=axes, keepdims=True)   # counted in integers: exact
         if not ties.all():
             # A NaN extreme equals nothing (NaN != NaN): its gradient goes to the NaNs,
             # as PyTorch, instead of 0/0 everywhere.
-            hit |= np.isnan(x.data) & np.isnan(out)
+            hit |= np.isnan(x_) & np.isnan(out)
             ties = hit.sum(axis=axes, keepdims=True)
         # Share g among the ties at the reduced size, then let the boolean mask place
         # it: one full-size pass, where a float weight array would take three.
@@ -103,7 +103,7 @@ class Min(_Extreme):
     reduce = staticmethod(np.min)
 
 
-class Prod(Function):
+class Prod(Primitive):
     derivative = "d prod(x)/dx_i = product of the other elements"
 
     @staticmethod
@@ -117,7 +117,7 @@ class Prod(Function):
         x, out = ctx.saved_tensors
         axes = ctx.next[1]
         ge = _expand(g, x.shape, axes)
-        if np.all(x.data != 0):
+        if np.all(ew._arr(x) != 0):
             return ge * (_expand(out, x.shape, axes) / x), None, None
         return ge * _product_of_others(x, axes), None, None
 

@@ -5,7 +5,7 @@ import operator
 import numpy as np
 
 from .. import buffers
-from ..function import Function
+from ..function import Primitive
 from ..tensor import Tensor
 
 
@@ -26,7 +26,7 @@ def _shape_arg(shape):
     return tuple(shape)
 
 
-class Reshape(Function):
+class Reshape(Primitive):
     derivative = "reshape the gradient back"
 
     returns_view = True
@@ -73,7 +73,7 @@ def _reshape_large(x, shape):
     return out
 
 
-class Transpose(Function):
+class Transpose(Primitive):
     derivative = "transpose the gradient back"
 
     returns_view = True
@@ -88,7 +88,7 @@ class Transpose(Function):
         return Transpose.apply(g, tuple(np.argsort(axes))), None
 
 
-class BroadcastTo(Function):
+class BroadcastTo(Primitive):
     derivative = "sum the gradient over the broadcast axes"
 
     name = "broadcast_to"
@@ -103,7 +103,7 @@ class BroadcastTo(Function):
         return sum_to(g, ctx.next[0].shape), None
 
 
-class SumTo(Function):
+class SumTo(Primitive):
     """Sum a broadcast array back to ``shape``: the adjoint of ``broadcast_to``."""
 
     derivative = "broadcast the gradient back"
@@ -112,13 +112,7 @@ class SumTo(Function):
 
     @staticmethod
     def forward(ctx, x, shape):
-        lead = x.ndim - len(shape)
-        axes = tuple(range(lead)) + tuple(
-            lead + i for i, s in enumerate(shape) if s == 1 and x.shape[lead + i] != 1)
-        out = np.sum(x, axis=axes, keepdims=True) if axes else x
-        if lead:
-            out = out.reshape(shape)
-        return out
+        return sum_to_array(x, shape)
 
     @staticmethod
     def backward(ctx, g):
@@ -129,10 +123,26 @@ def sum_to(x, shape):
     shape = tuple(shape)
     if isinstance(x, Tensor) and x.shape == shape:
         return x
-    if len(shape) > x.ndim or any(s != 1 and s != xs for s, xs in
-                                  zip(shape[::-1], x.shape[::-1])):
-        raise ValueError(f"sum_to: cannot reduce shape {x.shape} to {shape}")
+    _check_sum_to(np.shape(x), shape)
     return SumTo.apply(x, shape)
+
+
+def sum_to_array(x, shape):
+    """``sum_to`` on a NumPy array, with nothing recorded (the engine's gradients)."""
+    _check_sum_to(x.shape, shape)
+    lead = x.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, s in enumerate(shape) if s == 1 and x.shape[lead + i] != 1)
+    out = np.sum(x, axis=axes, keepdims=True) if axes else x
+    if lead:
+        out = out.reshape(shape)
+    return out
+
+
+def _check_sum_to(from_shape, shape):
+    if len(shape) > len(from_shape) or any(s != 1 and s != xs for s, xs in
+                                           zip(shape[::-1], from_shape[::-1])):
+        raise ValueError(f"sum_to: cannot reduce shape {from_shape} to {shape}")
 
 
 # ---------------------------------------------------------------- indexing
@@ -183,7 +193,7 @@ def _is_basic(index):
                for ix in index)
 
 
-class Getitem(Function):
+class Getitem(Primitive):
     derivative = "scatter the gradient into zeros (repeats add up)"
 
     @staticmethod
@@ -202,7 +212,7 @@ class BasicGetitem(Getitem):
     returns_view = True
 
 
-class IndexAdd(Function):
+class IndexAdd(Primitive):
     """zeros(shape) with ``g`` added at ``index``: the adjoint of indexing."""
 
     derivative = "gather the gradient at the index"
@@ -223,7 +233,7 @@ class IndexAdd(Function):
         return getitem(gg, ctx.next[2]), None, None
 
 
-class IndexPut(Function):
+class IndexPut(Primitive):
     """A copy of ``x`` with ``value`` written at ``index`` (``x[index] = value``)."""
 
     derivative = "d/dx = 0 where overwritten else 1, d/dvalue = gather at the index"
@@ -270,7 +280,7 @@ def getitem(x, index):
 
 
 # ---------------------------------------------------------------- joining and padding
-class Concatenate(Function):
+class Concatenate(Primitive):
     derivative = "slice the gradient into the inputs' pieces"
 
     @staticmethod
@@ -290,7 +300,7 @@ class Concatenate(Function):
         return tuple(grads)
 
 
-class Pad(Function):
+class Pad(Primitive):
     derivative = "cut the padding off the gradient"
 
     @staticmethod

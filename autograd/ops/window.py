@@ -9,7 +9,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from .. import buffers
-from ..function import Function
+from ..function import Primitive
 
 
 def _geometry(in_shape, kernel_size, stride, dilation):
@@ -48,7 +48,7 @@ def _disjoint(out, kernel_size, stride, dilation):
                for o, k, s, dl in zip(out, kernel_size, stride, dilation))
 
 
-class SlidingWindow(Function):
+class SlidingWindow(Primitive):
     """All windows of the last d axes: (..., *spatial) -> (..., *out, *kernel_size)."""
 
     derivative = "add every window's gradient back at its positions (window_sum)"
@@ -69,7 +69,7 @@ class SlidingWindow(Function):
         return WindowSum.apply(g, shape, k, s, dl), None, None, None
 
 
-class WindowSum(Function):
+class WindowSum(Primitive):
     """zeros(shape) with each window's values added at its positions: the adjoint of
     ``sliding_window`` (col2im / fold)."""
 

@@ -71,7 +71,7 @@ def empty(shape, dtype):
 
 def owns(a):
     """Whether ``a`` is one of the cache's arrays."""
-    if a.__class__ is not np.ndarray:
+    if a.__class__ is not np.ndarray or a.nbytes < MIN_BYTES:
         return False
     return any(b is a for b in _cache.get((a.shape, a.dtype), ()))
 

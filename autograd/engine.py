@@ -110,13 +110,15 @@ def _seed(t, g):
 def _run(roots, grads, retain_graph, create_graph, inputs):
     # Without create_graph nothing is recorded, so gradients travel as plain arrays (or
     # NumPy scalars, for 0-d ones: their arithmetic is ten times cheaper) and the
-    # primitives' rules (Function.array_rule) run on arrays, with state.arrays set. A
-    # gradient becomes a Tensor only where user code sees it: hooks, retain_grad, a
-    # user-written Function, and .grad. With create_graph, gradients are Tensors.
+    # primitives' rules (Function.array_rule) run on arrays, with state.arrays set for
+    # the walk. A gradient becomes a Tensor only where user code sees it, with
+    # state.arrays off: hooks, retain_grad, a user-written Function, and .grad. With
+    # create_graph, gradients are Tensors.
     arrays = not create_graph
     state = grad_mode._state
     pending = {}        # node -> gradient of its output, summed so far
     summed = set()      # nodes whose pending gradient is an array this walk made
+    stand_ins = {}      # the released constants' stand-ins (Node.release)
     leaves = {}         # id(leaf) -> [leaf, gradient summed so far, made by this walk]
     for t, g in zip(roots, grads):
         g = _seed(t, g)
@@ -131,6 +133,7 @@ def _run(roots, grads, retain_graph, create_graph, inputs):
 
     order = topological_order(list(pending))
     anomaly = state.anomaly
+    state.arrays = arrays       # backward() restores it, also after an exception
     capture = inputs is not None
     if capture:
         targets_leaf = {id(t): i for i, t in enumerate(inputs) if t.grad_fn is None}
@@ -143,7 +146,9 @@ def _run(roots, grads, retain_graph, create_graph, inputs):
         if g is None:
             continue
         if node.hooks or node.retain is not None:
+            state.arrays = False        # user code: Tensors
             g = _node_hooks(node, g, create_graph)
+            state.arrays = arrays
         if capture:
             i = targets_node.get(node)
             if i is not None:
@@ -151,33 +156,31 @@ def _run(roots, grads, retain_graph, create_graph, inputs):
             if node not in needed:
                 continue
         fn = node.fn
-        if arrays and fn.array_rule:
-            state.arrays = True
-            try:
-                out = fn.backward(node, g)
-            finally:
-                state.arrays = False
-        elif arrays:        # a user's Function: Tensors in, as documented
-            out = fn.backward(node, _make(_asarray(g), None))
-        else:
+        if not arrays or fn.array_rule:
             out = fn.backward(node, g)
+        else:               # a user's Function: Tensors in, as documented
+            state.arrays = False
+            out = fn.backward(node, _make(_asarray(g), None))
+            state.arrays = True
         if not retain_graph:
-            node.release()
+            node.release(stand_ins)
         nxt = node.next
         if out.__class__ is not tuple:
             out = (out,)
         if len(out) != len(nxt):
             raise RuntimeError(f"`{fn.name}`.backward returned {len(out)} gradients "
                                f"for {len(nxt)} inputs")
-        for i, (e, gi) in enumerate(zip(nxt, out)):
+        if anomaly:
+            for i, gi in enumerate(out):
+                if gi is not None:
+                    check_gradient(node, i, gi)
+        for e, gi in zip(nxt, out):
             if gi is None:
                 continue
             if arrays:
                 c = gi.__class__
                 if c is not _ndarray and not isinstance(gi, _generic):
                     gi = gi.data if isinstance(gi, Tensor) else _asarray(gi)
-            if anomaly:
-                check_gradient(node, i, gi)
             if e.__class__ is Node:
                 if capture and e not in needed and e not in targets_node:
                     continue
@@ -203,6 +206,7 @@ def _run(roots, grads, retain_graph, create_graph, inputs):
                     gi = _fit(gi, ed.shape, ed.dtype, fn.name)
                 _add_leaf(leaves, e, gi)
 
+    state.arrays = False        # leaf hooks are user code
     for leaf, g, owned in leaves.values():
         if arrays:
             if g.__class__ is not _ndarray:

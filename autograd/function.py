@@ -45,7 +45,7 @@ class _Released:
         self.key = id(value)
         # An array from autograd.buffers never dies (the cache keeps it) and is reused by
         # later ops: its values would be someone else's, so none are shown.
-        self.ref = _dead if buffers.owns(value) else weakref.ref(value)
+        self.ref = _dead if value is data and buffers.owns(value) else weakref.ref(value)
 
     def __repr__(self):
         return f"<released constant {self.shape} {self.dtype}>"
@@ -54,6 +54,11 @@ class _Released:
 _ndarray = np.ndarray
 _generic = np.generic
 _asarray = np.asarray
+
+
+def _plain(d):
+    """A saved array as an array rule gets it: 0-d ones as NumPy scalars."""
+    return d if d.ndim else d[()]
 
 
 def _dead():
@@ -79,10 +84,8 @@ class Node:
     @property
     def needs_input_grad(self):
         """One bool per argument of ``apply``: does that input need a gradient?"""
-        needs = []
-        for e in self.next:
-            needs.append(e.__class__ is Node or (isinstance(e, Tensor) and e.requires_grad))
-        return needs
+        return [e.__class__ is Node or (isinstance(e, Tensor) and e.requires_grad)
+                for e in self.next]
 
     @property
     def name(self):
@@ -102,13 +105,15 @@ class Node:
                 "Trying to backward through the graph a second time? "
                 "Pass retain_graph=True to the first backward() or grad().")
         # While an array rule runs (Function.array_rule), Tensors come back as their
-        # arrays; the version checks are the same.
+        # arrays, 0-d ones as NumPy scalars (as the walk's gradients); the version checks
+        # are the same.
         arrays = _state.arrays
         if saved.__class__ is _SavedOutput:     # an op that saved only its output
             if arrays:
                 if saved.vc[0] != saved.version:
                     self._raise_modified(saved, saved.version, saved.vc[0])
-                return (saved.data,)
+                d = saved.data
+                return (d if d.ndim else d[()],)
             return (self._output(saved),)
         versions = self.versions
         if versions is None and self.fn.save_inputs:
@@ -117,9 +122,16 @@ class Node:
                 if isinstance(s, Tensor) and s._vc and s._vc[0]:
                     break
             else:
-                if arrays:
-                    return [s.data if isinstance(s, Tensor) else s for s in saved]
-                return saved
+                if not arrays:
+                    return saved
+                out = []
+                for s in saved:     # _plain inlined: the path of every mul and matmul
+                    if isinstance(s, Tensor):
+                        s = s.data
+                        if not s.ndim:
+                            s = s[()]
+                    out.append(s)
+                return out
         out = []
         i = -1
         for s in saved:
@@ -128,12 +140,12 @@ class Node:
                 vc = s._vc
                 if vc and vc[0] != (versions[i] if versions else 0):
                     self._raise_modified(s, versions[i] if versions else 0, vc[0])
-                out.append(s.data if arrays else s)
+                out.append(_plain(s.data) if arrays else s)
             elif s.__class__ is _SavedOutput:
                 if arrays:
                     if s.vc[0] != s.version:
                         self._raise_modified(s, s.version, s.vc[0])
-                    out.append(s.data)
+                    out.append(_plain(s.data))
                 else:
                     out.append(self._output(s))
             else:
@@ -156,20 +168,26 @@ class Node:
             f"{now}, expected version {expected}. Use an out-of-place operation, or clone "
             f"the tensor before modifying it.")
 
-    def release(self):
+    def release(self, stand_ins=None):
         """Free what backward needed: the saved values, and the constant operands
         (arrays and Tensors that do not require grad, such as a dropout mask or the input
-        batch), which become ``_Released`` stand-ins so the graph can still be drawn."""
+        batch), which become ``_Released`` stand-ins so the graph can still be drawn.
+        ``stand_ins`` (id of a constant -> its stand-in) shares one stand-in among the
+        nodes of one walk that use the same constant."""
         self.saved = _FREED
         self.versions = None
         # Tensor subclasses (nn.Parameter) are left alone: their owner keeps them anyway.
         nxt = self.next
         for i, e in enumerate(nxt):
             c = e.__class__
-            if c is _ndarray:
-                nxt[i] = _Released(e, e)
-            elif c is Tensor and not e.requires_grad:
-                nxt[i] = _Released(e, e.data)
+            if c is _ndarray or (c is Tensor and not e.requires_grad):
+                r = stand_ins.get(id(e)) if stand_ins is not None else None
+                if r is None:
+                    r = _Released(e, e if c is _ndarray else e.data)
+                    if stand_ins is not None:
+                        # Safe to key by id: every constant was alive when the walk began.
+                        stand_ins[id(e)] = r
+                nxt[i] = r
 
     def __repr__(self):
         return f"<{self.fn.name} node>"
@@ -245,14 +263,19 @@ class Function:
         # The hot path of the whole library: one pass over the arguments, no
         # per-op dictionaries, and nothing recorded unless it will be needed.
         arrays = []
-        record = False
+        nxt = []                # the node's edges, in case it is recorded
+        record = tensors = False
         for a in args:
             if isinstance(a, Tensor):
+                tensors = True
                 arrays.append(a.data)
                 if a.requires_grad:
                     record = True
+                    if a.grad_fn is not None:
+                        a = a.grad_fn
             else:
                 arrays.append(a)
+            nxt.append(a)
         if record and not _state.enabled:
             record = False
         if not record:
@@ -260,7 +283,7 @@ class Function:
                 out = cls.forward(_NO_GRAD_CTX, *arrays)
             except (ValueError, TypeError, IndexError) as e:
                 _reraise(cls, args, e)
-            if _state.arrays:       # inside an array rule: arrays in, arrays out
+            if not tensors and _state.arrays:   # inside an array rule: arrays in and out
                 return out
             if out.__class__ is not _ndarray:
                 # A 0-d result comes back from NumPy as a scalar.
@@ -279,11 +302,6 @@ class Function:
         ctx = _new_node(Node)
         ctx.fn = cls
         ctx.seq = _next_seq()   # after its inputs' nodes: the backward order
-        nxt = []
-        for a in args:
-            if isinstance(a, Tensor) and a.grad_fn is not None and a.requires_grad:
-                a = a.grad_fn
-            nxt.append(a)
         ctx.next = nxt
         ctx.saved = ()
         ctx.hooks = ctx.retain = None   # slots, not class defaults: read on every backward
@@ -304,7 +322,13 @@ class Function:
             return _make(out, None)
         ctx.shape = out.shape
         ctx.dtype = dtype
-        t = _make(out, ctx)
+        t = _new(Tensor)            # _make inlined
+        t.data = out
+        t.grad = None
+        t.grad_fn = ctx
+        t.requires_grad = True
+        t._vc = None
+        t._hooks = None
         if cls.save_inputs:
             saved = args                # the call's own tuple: nothing to map or allocate
             if cls.save_other:

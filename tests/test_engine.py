@@ -739,3 +739,22 @@ def test_array_walk_checks_saved_versions():
     y += 1
     with pytest.raises(RuntimeError, match="mul"):
         (z + w).sum().backward()
+
+
+def test_a_constant_used_by_many_ops_gets_one_stand_in_and_is_freed():
+    from autograd.function import _Released
+    x = ag.tensor([1.0, 2.0], requires_grad=True)
+    c = ag.tensor([3.0, 4.0])
+    y = x
+    for _ in range(3):
+        y = y * c + c
+    from autograd.engine import topological_order
+    nodes = topological_order([y.grad_fn])
+    y.sum().backward()
+    stand_ins = {id(e) for n in nodes for e in n.next if isinstance(e, _Released)}
+    assert len(stand_ins) == 1
+    ref = weakref.ref(c)
+    del c
+    gc.collect()
+    assert ref() is None            # the graph (y is alive) does not keep it
+    assert "released constant" in repr(nodes[0].next[1])

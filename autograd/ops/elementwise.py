@@ -13,6 +13,24 @@ from ..grad_mode import _as_dtype
 from ..tensor import Tensor
 
 _TWO_OVER_SQRT_PI = 2.0 / np.sqrt(np.pi)
+_UNARY = object()   # _ufunc's "no second operand" (None is a value: x + None must fail)
+
+
+def _ufunc(f, a, b=_UNARY):
+    """``f(a)`` or ``f(a, b)``; into a reused buffer (``_out``) when an operand is large.
+    Small operands skip ``out=``: passing even ``out=None`` costs a ufunc call 15 %."""
+    if b is _UNARY:
+        if a.__class__ is _ndarray and a.nbytes >= _MIN:
+            out = _out(a)
+            if out is not None:
+                return f(a, out=out)
+        return f(a)
+    if (a.__class__ is _ndarray and a.nbytes >= _MIN) or \
+            (b.__class__ is _ndarray and b.nbytes >= _MIN):
+        out = _out(a, b)
+        if out is not None:
+            return f(a, b, out=out)
+    return f(a, b)
 
 
 def _out(a, b=None):
@@ -52,7 +70,7 @@ class Add(Primitive):
 
     @staticmethod
     def forward(ctx, a, b):
-        return np.add(a, b, out=_out(a, b))
+        return _ufunc(np.add, a, b)
 
     @staticmethod
     def backward(ctx, g):                       # d(a+b) = da + db
@@ -66,7 +84,7 @@ class Sub(Primitive):
 
     @staticmethod
     def forward(ctx, a, b):
-        return np.subtract(a, b, out=_out(a, b))
+        return _ufunc(np.subtract, a, b)
 
     @staticmethod
     def backward(ctx, g):                       # d(a-b) = da - db
@@ -80,7 +98,7 @@ class Mul(Primitive):
 
     @staticmethod
     def forward(ctx, a, b):
-        return np.multiply(a, b, out=_out(a, b))
+        return _ufunc(np.multiply, a, b)
 
     @staticmethod
     def backward(ctx, g):                       # d(ab) = b da + a db
@@ -96,7 +114,7 @@ class Div(Primitive):
 
     @staticmethod
     def forward(ctx, a, b):
-        out = np.true_divide(a, b, out=_out(a, b))
+        out = _ufunc(np.true_divide, a, b)
         ctx.save_for_backward(b, out)
         return out
 
@@ -193,7 +211,7 @@ class Neg(Primitive):
 
     @staticmethod
     def forward(ctx, x):
-        return np.negative(x, out=_out(x))
+        return _ufunc(np.negative, x)
 
     @staticmethod
     def backward(ctx, g):                       # d(-x) = -dx
@@ -206,7 +224,7 @@ class Exp(Primitive):
 
     @staticmethod
     def forward(ctx, x):
-        return np.exp(x, out=_out(x))
+        return _ufunc(np.exp, x)
 
     @staticmethod
     def backward(ctx, g):                       # d exp(x) = exp(x) dx
@@ -220,7 +238,7 @@ class Log(Primitive):
 
     @staticmethod
     def forward(ctx, x):
-        return np.log(x, out=_out(x))
+        return _ufunc(np.log, x)
 
     @staticmethod
     def backward(ctx, g):                       # d ln(x) = dx / x
@@ -234,7 +252,7 @@ class Sqrt(Primitive):
 
     @staticmethod
     def forward(ctx, x):
-        return np.sqrt(x, out=_out(x))
+        return _ufunc(np.sqrt, x)
 
     @staticmethod
     def backward(ctx, g):                       # d sqrt(x) = dx / (2 sqrt(x))
@@ -276,7 +294,7 @@ class Tanh(Primitive):
 
     @staticmethod
     def forward(ctx, x):
-        return np.tanh(x, out=_out(x))
+        return _ufunc(np.tanh, x)
 
     @staticmethod
     def backward(ctx, g):                       # d tanh(x) = (1 - tanh(x)^2) dx
@@ -306,7 +324,7 @@ def _sigmoid(x):
     if x.size < 1024 or x.dtype.kind != "f":
         return special.expit(x)
     with np.errstate(over="ignore"):
-        out = np.negative(x, out=_out(x))
+        out = _ufunc(np.negative, x)
         np.exp(out, out=out)
         out += 1
         return np.reciprocal(out, out=out)
@@ -318,7 +336,7 @@ class Relu(Primitive):
 
     @staticmethod
     def forward(ctx, x):
-        return np.maximum(x, 0, out=_out(x))
+        return _ufunc(np.maximum, x, 0)
 
     @staticmethod
     def backward(ctx, g):                       # d relu(x) = [x > 0] dx (0 at the kink)

@@ -33,7 +33,7 @@ def topological_order(roots, check_freed=True):
                 f"Trying to backward through the graph a second time: the saved values of "
                 f"`{node.fn.name}` were freed by an earlier backward. Pass retain_graph=True "
                 "to the first backward() or grad() if you need to go through it again.")
-        for e in node.next:
+        for e in node:
             if e.__class__ is Node and e not in seen:
                 seen.add(e)
                 stack.append(e)
@@ -164,7 +164,7 @@ def _run(roots, grads, retain_graph, create_graph, inputs):
             state.arrays = True
         if not retain_graph:
             node.release(stand_ins)
-        nxt = node.next
+        nxt = node
         if out.__class__ is not tuple:
             out = (out,)
         if len(out) != len(nxt):
@@ -304,7 +304,7 @@ def _needed(order, targets_leaf, targets_node):
     non-leaf's own node runs only if it leads to another requested input."""
     needed = set()
     for node in reversed(order):
-        for e in node.next:
+        for e in node:
             if e.__class__ is Node:
                 if e in needed or e in targets_node:
                     needed.add(node)

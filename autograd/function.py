@@ -20,16 +20,18 @@ from .tensor import Tensor, _make, _new
 _FREED = object()  # marks a node whose saved values were released after backward
 
 
-class _SavedOutput:
+class _SavedOutput(list):
     """The output array saved by its own op: held without the Tensor to avoid a cycle.
-    ``version`` is the value ``vc[0]`` must still have when backward uses it."""
 
-    __slots__ = ("data", "vc", "version")
+    It is also the output's version counter (``t._vc``, the one-item list ``[version]``
+    every Tensor may have): one object per such op instead of two, for the garbage
+    collector's sake. ``version`` is the value ``self[0]`` must still have when
+    backward uses the array."""
 
-    def __init__(self, data, vc):
-        self.data = data
-        self.vc = vc
-        self.version = vc[0]
+    __slots__ = ("data", "version")
+    __hash__ = object.__hash__
+    __eq__ = object.__eq__
+    __ne__ = object.__ne__
 
 
 class _Released:
@@ -66,7 +68,7 @@ def _dead():
     return None
 
 
-class Node:
+class Node(list):
     """One recorded operation; the ``ctx`` argument of ``forward`` and ``backward``.
 
     ``next`` has one entry per argument of ``apply``: the input's ``Node`` when the
@@ -74,18 +76,29 @@ class Node:
     (a leaf Tensor, a constant Tensor, or a plain Python/NumPy value such as an axis).
     Once backward has released the node, constant arrays and Tensors that do not
     require grad are replaced by ``_Released`` stand-ins (shape and dtype only).
+
+    The node is itself that list (``node.next is node``): one object per recorded op
+    instead of two, which halves the garbage collector's work on a large graph (its
+    full collections traverse every node). Nodes compare and hash by identity.
     """
 
     # hooks: tensor hooks registered on the output (non-leaf), or None;
     # retain: a weakref to the output tensor once retain_grad() was called, or None.
-    __slots__ = ("fn", "next", "saved", "versions", "shape", "dtype", "seq", "hooks",
+    __slots__ = ("fn", "saved", "versions", "shape", "dtype", "seq", "hooks",
                  "retain", "__dict__", "__weakref__")
+    __hash__ = object.__hash__
+    __eq__ = object.__eq__
+    __ne__ = object.__ne__
+
+    @property
+    def next(self):
+        return self
 
     @property
     def needs_input_grad(self):
         """One bool per argument of ``apply``: does that input need a gradient?"""
         return [e.__class__ is Node or (isinstance(e, Tensor) and e.requires_grad)
-                for e in self.next]
+                for e in self]
 
     @property
     def name(self):
@@ -110,8 +123,8 @@ class Node:
         arrays = _state.arrays
         if saved.__class__ is _SavedOutput:     # an op that saved only its output
             if arrays:
-                if saved.vc[0] != saved.version:
-                    self._raise_modified(saved, saved.version, saved.vc[0])
+                if saved[0] != saved.version:
+                    self._raise_modified(saved, saved.version, saved[0])
                 d = saved.data
                 return (d if d.ndim else d[()],)
             return (self._output(saved),)
@@ -143,8 +156,8 @@ class Node:
                 out.append(_plain(s.data) if arrays else s)
             elif s.__class__ is _SavedOutput:
                 if arrays:
-                    if s.vc[0] != s.version:
-                        self._raise_modified(s, s.version, s.vc[0])
+                    if s[0] != s.version:
+                        self._raise_modified(s, s.version, s[0])
                     out.append(_plain(s.data))
                 else:
                     out.append(self._output(s))
@@ -153,12 +166,12 @@ class Node:
         return out
 
     def _output(self, s):
-        if s.vc[0] != s.version:
-            self._raise_modified(s, s.version, s.vc[0])
+        if s[0] != s.version:
+            self._raise_modified(s, s.version, s[0])
         # Rebuild the output as a tensor of this node, so that a backward
         # recorded with create_graph=True differentiates through it.
         t = _make(s.data, self)
-        t._vc = s.vc
+        t._vc = s
         return t
 
     def _raise_modified(self, s, expected, now):
@@ -177,7 +190,7 @@ class Node:
         self.saved = _FREED
         self.versions = None
         # Tensor subclasses (nn.Parameter) are left alone: their owner keeps them anyway.
-        nxt = self.next
+        nxt = self
         for i, e in enumerate(nxt):
             c = e.__class__
             if c is _ndarray or (c is Tensor and not e.requires_grad):
@@ -299,10 +312,9 @@ class Function:
                 _share_version(args[0], t)
             return t
 
-        ctx = _new_node(Node)
+        ctx = Node(nxt)
         ctx.fn = cls
         ctx.seq = _next_seq()   # after its inputs' nodes: the backward order
-        ctx.next = nxt
         ctx.saved = ()
         ctx.hooks = ctx.retain = None   # slots, not class defaults: read on every backward
         if _state.anomaly:
@@ -360,7 +372,6 @@ class Primitive(Function):
 
 
 _NO_GRAD_CTX = _NoGradCtx()
-_new_node = object.__new__
 _next_seq = itertools.count().__next__
 
 
@@ -383,8 +394,15 @@ def _share_version(src, out):
 def _save_output(t):
     """Keep an op's output for its backward: the array and a fresh version counter
     shared with ``t``, so an in-place change of ``t`` is caught."""
-    vc = t._vc = [0]
-    return _SavedOutput(t.data, vc)
+    s = t._vc
+    if s.__class__ is not _SavedOutput:     # saved twice: one counter for both
+        s = t._vc = _SavedOutput(_ZERO)
+        s.data = t.data
+        s.version = 0
+    return s
+
+
+_ZERO = (0,)
 
 
 def _versions(args):

@@ -758,3 +758,23 @@ def test_a_constant_used_by_many_ops_gets_one_stand_in_and_is_freed():
     gc.collect()
     assert ref() is None            # the graph (y is alive) does not keep it
     assert "released constant" in repr(nodes[0].next[1])
+
+
+def test_saved_output_is_the_outputs_version_counter():
+    x = ag.tensor([0.5, 1.0], requires_grad=True)
+    y = x.tanh()
+    z = y.exp()                     # exp saves its own output; tanh saved y
+    assert y.grad_fn.saved is y._vc
+    y.data[0] = 0.0                 # through .data: not seen (as PyTorch)
+    with ag.no_grad():
+        y += 0                      # an in-place op: y's version moves on
+    with pytest.raises(RuntimeError, match="tanh"):
+        z.sum().backward()
+
+
+def test_in_place_on_a_result_that_saved_its_output_keeps_working():
+    x = ag.tensor([0.5, 1.0], requires_grad=True)
+    y = x.exp()
+    y *= 2                          # recorded: y is now 2·exp(x), its own saved output moved
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.data, 2 * np.exp(x.data), rtol=1e-6)

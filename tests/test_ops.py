@@ -75,3 +75,23 @@ def test_array_walk_matches_the_tensor_walk(op, i, dtype):
         assert type(f) is ag.Tensor and type(f.data) is np.ndarray
         assert f.shape == s.shape == x.shape and f.dtype == s.dtype == x.dtype
         np.testing.assert_array_equal(f.data, s.data)
+
+
+@pytest.mark.parametrize("src,shape", [((), (3, 4)), ((1,), (5,)), ((3, 1), (3, 4)),
+                                       ((1, 4), (2, 3, 4)), ((2, 3), (2, 3)), ((0,), (0,)),
+                                       ((1, 0), (3, 0)), ((3,), (2, 3))])
+def test_broadcast_view_is_numpys_broadcast_to(src, shape):
+    from autograd.ops.shape import _broadcast_view
+    x = np.random.default_rng(0).standard_normal(src).astype(np.float32)
+    for arg in (x, x[()] if x.ndim == 0 else x, np.asfortranarray(x)):
+        got, want = _broadcast_view(arg, shape), np.broadcast_to(arg, shape)
+        assert got.shape == want.shape and got.strides == want.strides
+        assert got.dtype == want.dtype and not got.flags.writeable
+        np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("src,shape", [((3,), (4,)), ((2, 3), (3,)), ((3, 1), (3, -1))])
+def test_broadcast_view_raises_numpys_error(src, shape):
+    from autograd.ops.shape import _broadcast_view
+    with pytest.raises(ValueError):
+        _broadcast_view(np.ones(src), shape)

@@ -778,3 +778,30 @@ def test_in_place_on_a_result_that_saved_its_output_keeps_working():
     y *= 2                          # recorded: y is now 2·exp(x), its own saved output moved
     y.sum().backward()
     np.testing.assert_allclose(x.grad.data, 2 * np.exp(x.data), rtol=1e-6)
+
+
+def test_array_rules_get_large_values_as_tensors():
+    # Large arrays (autograd.buffers.MIN_BYTES) stay Tensors in the array walk, so the
+    # rule's arithmetic on them goes through apply and reuses buffers.
+    from autograd import buffers
+    seen = []
+
+    class Scale(ag.Function):
+        array_rule = True
+
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return 3 * x
+
+        @staticmethod
+        def backward(ctx, g):
+            (x,) = ctx.saved_tensors
+            seen.append((type(g), type(x)))
+            return 3 * g
+
+    for n, kind in ((8, np.ndarray), (buffers.MIN_BYTES // 8 + 1, ag.Tensor)):
+        x = ag.Tensor(np.ones(n), requires_grad=True)
+        Scale.apply(x).sum().backward()
+        assert seen[-1] == (kind, kind)
+        np.testing.assert_array_equal(x.grad.data, np.full(n, 3.0))

@@ -214,7 +214,7 @@ def _run(roots, grads, retain_graph, create_graph, inputs):
     state.arrays = False        # leaf hooks are user code
     for leaf, g, owned in leaves.values():
         if arrays:
-            if g.__class__ is not _ndarray:
+            if isinstance(g, _generic):
                 g = _asarray(g)         # a NumPy scalar: a new array
                 owned = True
             g = _make(g, None)

@@ -20,18 +20,16 @@ from .tensor import Tensor, _make, _new
 _FREED = object()  # marks a node whose saved values were released after backward
 
 
-class _SavedOutput(list):
+class _SavedOutput:
     """The output array saved by its own op: held without the Tensor to avoid a cycle.
+    ``version`` is the value ``vc[0]`` must still have when backward uses it."""
 
-    It is also the output's version counter (``t._vc``, the one-item list ``[version]``
-    every Tensor may have): one object per such op instead of two, for the garbage
-    collector's sake. ``version`` is the value ``self[0]`` must still have when
-    backward uses the array."""
+    __slots__ = ("data", "vc", "version")
 
-    __slots__ = ("data", "version")
-    __hash__ = object.__hash__
-    __eq__ = object.__eq__
-    __ne__ = object.__ne__
+    def __init__(self, data, vc):
+        self.data = data
+        self.vc = vc
+        self.version = vc[0]
 
 
 class _Released:
@@ -131,8 +129,8 @@ class Node(list):
             if arrays:
                 d = saved.data
                 if d.nbytes < _LARGE:       # else a Tensor, as _plain
-                    if saved[0] != saved.version:
-                        self._raise_modified(saved, saved.version, saved[0])
+                    if saved.vc[0] != saved.version:
+                        self._raise_modified(saved, saved.version, saved.vc[0])
                     return (d if d.ndim else d[()],)
             return (self._output(saved),)
         versions = self.versions
@@ -168,12 +166,12 @@ class Node(list):
         return out
 
     def _output(self, s):
-        if s[0] != s.version:
-            self._raise_modified(s, s.version, s[0])
+        if s.vc[0] != s.version:
+            self._raise_modified(s, s.version, s.vc[0])
         # Rebuild the output as a tensor of this node, so that a backward
         # recorded with create_graph=True differentiates through it.
         t = _make(s.data, self)
-        t._vc = s
+        t._vc = s.vc
         return t
 
     def _raise_modified(self, s, expected, now):
@@ -372,7 +370,16 @@ class Primitive(Function):
 
     array_rule = True
 
+    def __init_subclass__(cls, **kw):
+        super().__init_subclass__(**kw)
+        # A user's subclass of a built-in op with a backward of its own gets Tensors,
+        # like any user-written Function, unless it says otherwise.
+        if "backward" in cls.__dict__ and "array_rule" not in cls.__dict__ \
+                and not cls.__module__.startswith(_PACKAGE):
+            cls.array_rule = False
 
+
+_PACKAGE = __name__.rpartition(".")[0] + "."    # "autograd."
 _NO_GRAD_CTX = _NoGradCtx()
 _next_seq = itertools.count().__next__
 
@@ -396,15 +403,8 @@ def _share_version(src, out):
 def _save_output(t):
     """Keep an op's output for its backward: the array and a fresh version counter
     shared with ``t``, so an in-place change of ``t`` is caught."""
-    s = t._vc
-    if s.__class__ is not _SavedOutput:     # saved twice: one counter for both
-        s = t._vc = _SavedOutput(_ZERO)
-        s.data = t.data
-        s.version = 0
-    return s
-
-
-_ZERO = (0,)
+    vc = t._vc = [0]
+    return _SavedOutput(t.data, vc)
 
 
 def _versions(args):
@@ -458,7 +458,7 @@ def _describe(args):
     for a in args:
         if isinstance(a, Tensor):
             parts.append(f"Tensor{tuple(a.data.shape)} {a.data.dtype}")
-        elif isinstance(a, np.ndarray):
+        elif isinstance(a, (np.ndarray, np.generic)):
             parts.append(f"array{a.shape} {a.dtype}")
     return ", ".join(parts)
 

@@ -327,13 +327,9 @@ class Tensor:
             vc = [version]
         else:
             saved = result.grad_fn.saved if result.grad_fn is not None else ()
-            # The result's saved output (if any) is its version counter itself.
-            if saved is vc:
-                vc.version = version
-            elif isinstance(saved, (list, tuple)):
-                for s in saved:
-                    if s is vc:
-                        s.version = version
+            for s in (saved if isinstance(saved, (list, tuple)) else (saved,)):
+                if getattr(s, "vc", None) is vc:
+                    s.version = version
             vc[0] = version
         self.data = result.data
         self.grad_fn = result.grad_fn

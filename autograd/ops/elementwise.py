@@ -140,7 +140,9 @@ class Pow(Primitive):
     def backward(ctx, g):                       # d(a^b) = b a^(b-1) da + a^b ln(a) db
         a, b, out = ctx.saved_tensors
         na, nb = ctx.needs_input_grad
-        ga = g * b * a ** (b - 1) if na else None
+        # pow(), not **: on NumPy scalars (the array walk's 0-d values) ** is not the
+        # ufunc and can differ from it in the last bit.
+        ga = g * b * pow(a, b - 1) if na else None
         gb = None
         if nb:
             # ln(a) is taken as 0 where a == 0, as PyTorch (0^b has no b-slope there).

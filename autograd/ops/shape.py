@@ -96,6 +96,8 @@ class BroadcastTo(Primitive):
 
     @staticmethod
     def forward(ctx, x, shape):
+        if np.shape(x) == shape:    # as broadcast_to() does for a Tensor: x itself
+            return x
         return _broadcast_view(x, shape)
 
     @staticmethod
@@ -266,7 +268,7 @@ class IndexPut(Primitive):
 
     @staticmethod
     def forward(ctx, x, index, value):
-        out = x.copy()
+        out = np.array(x)           # a copy; an array also for a NumPy scalar
         out[index] = value
         kept = None
         if not _is_basic(index):

@@ -296,8 +296,11 @@ class Function:
                 out = cls.forward(_NO_GRAD_CTX, *arrays)
             except (ValueError, TypeError, IndexError) as e:
                 _reraise(cls, args, e)
-            if not tensors and _state.arrays:   # inside an array rule: arrays in and out
-                return out
+            if not tensors and _state.arrays:   # inside an array rule: arrays in and out,
+                if out.__class__ is not _ndarray or out.nbytes < _LARGE:
+                    return out
+                # but a large result (a broadcast gradient) as a Tensor, as the walk
+                # hands large values to rules: arithmetic on it then reuses buffers.
             if out.__class__ is not _ndarray:
                 # A 0-d result comes back from NumPy as a scalar.
                 out = _asarray(out) if isinstance(out, _generic) else _as_array(out, cls)

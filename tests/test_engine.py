@@ -863,3 +863,30 @@ def test_a_users_subclass_of_a_builtin_op_gets_tensors():
     MyExp.apply(x).sum().backward()
     assert seen == [(ag.Tensor, ag.Tensor)]
     np.testing.assert_allclose(x.grad.data, np.exp([0.0, 1.0]), rtol=1e-6)
+
+
+def test_a_large_result_inside_an_array_rule_is_a_tensor():
+    # A small gradient broadcast to a large shape (max-pool's rule does this) comes back
+    # from apply as a Tensor, so the rule's next arithmetic reuses buffers.
+    from autograd import buffers
+    n = buffers.MIN_BYTES // 8 + 1
+    seen = []
+
+    class Twice(ag.Function):
+        array_rule = True
+
+        @staticmethod
+        def forward(ctx, x):
+            return 2 * x
+
+        @staticmethod
+        def backward(ctx, g):
+            small = ag.sum(g)                   # arrays in: an array out
+            big = ag.broadcast_to(small, (n,))  # large: a Tensor
+            seen.append((type(small), type(big)))
+            return (ag.sum(big) / n) * np.ones(2)
+
+    x = ag.Tensor(np.ones(2), requires_grad=True)
+    Twice.apply(x).sum().backward()
+    assert seen == [(np.float64, ag.Tensor)]
+    np.testing.assert_allclose(x.grad.data, [2.0, 2.0])

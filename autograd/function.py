@@ -375,10 +375,12 @@ class Primitive(Function):
 
     def __init_subclass__(cls, **kw):
         super().__init_subclass__(**kw)
-        # A user's subclass of a built-in op with a backward of its own gets Tensors,
-        # like any user-written Function, unless it says otherwise.
-        if "backward" in cls.__dict__ and "array_rule" not in cls.__dict__ \
-                and not cls.__module__.startswith(_PACKAGE):
+        # A user's subclass of a built-in op whose backward is not a built-in one (its
+        # own, or a mixin's) gets Tensors, like any user-written Function, unless the
+        # class that wrote that backward says otherwise.
+        owner = next(k for k in cls.__mro__ if "backward" in k.__dict__)
+        if "array_rule" not in cls.__dict__ and "array_rule" not in owner.__dict__ \
+                and not owner.__module__.startswith(_PACKAGE):
             cls.array_rule = False
 
 

@@ -890,3 +890,30 @@ def test_a_large_result_inside_an_array_rule_is_a_tensor():
     Twice.apply(x).sum().backward()
     assert seen == [(np.float64, ag.Tensor)]
     np.testing.assert_allclose(x.grad.data, [2.0, 2.0])
+
+
+def test_a_mixin_backward_on_a_builtin_op_gets_tensors():
+    from autograd.ops.elementwise import Mul
+
+    class Detaching:
+        @staticmethod
+        def backward(ctx, g):
+            a, b = ctx.saved_tensors
+            return g.detach() * b, g.detach() * a
+
+    class MyMul(Detaching, Mul):
+        pass
+
+    class Declared(Detaching, Mul):
+        array_rule = False
+
+    assert not MyMul.array_rule and not Declared.array_rule and Mul.array_rule
+    x = ag.tensor([1.0, 2.0], requires_grad=True)
+    MyMul.apply(x, x).sum().backward()
+    np.testing.assert_allclose(x.grad.data, [2.0, 4.0])
+
+
+def test_broadcast_to_of_a_list_of_the_target_shape():
+    t = ag.broadcast_to([1.0, 2.0], (2,))
+    assert type(t) is ag.Tensor and t.shape == (2,)
+    np.testing.assert_array_equal(t.data, [1.0, 2.0])

@@ -96,8 +96,8 @@ class BroadcastTo(Primitive):
 
     @staticmethod
     def forward(ctx, x, shape):
-        if np.shape(x) == shape:    # as broadcast_to() does for a Tensor: x itself
-            return x
+        if (x.__class__ is np.ndarray or isinstance(x, np.generic)) and x.shape == shape:
+            return x                # as broadcast_to() does for a Tensor: x itself
         return _broadcast_view(x, shape)
 
     @staticmethod

@@ -95,3 +95,24 @@ def test_broadcast_view_raises_numpys_error(src, shape):
     from autograd.ops.shape import _broadcast_view
     with pytest.raises(ValueError):
         _broadcast_view(np.ones(src), shape)
+
+
+@pytest.mark.parametrize("shape,axes", [((3, 4, 2, 2), (2, 3)), ((5, 3), (1,)), ((2, 3, 4), (0, 2)),
+                                        ((4, 8, 8), (1, 2)), ((3,), (0,)), ((2, 0, 2), (2,)),
+                                        ((2, 3, 1), (2,)), ((2, 5, 9, 9), (2, 3))])
+def test_count_true_is_numpys_sum(shape, axes):
+    # max/min's tie count: per-slice adds over small trailing axes (pooling windows).
+    from autograd.ops.reduce import _count_true
+    mask = np.random.default_rng(0).random(shape) > 0.5
+    got, want = _count_true(mask, axes), mask.sum(axis=axes, keepdims=True)
+    assert got.shape == want.shape
+    np.testing.assert_array_equal(got, want)
+
+
+def test_max_pool_shares_the_gradient_among_tied_zeros():
+    import nn.functional as F
+    x = ag.Tensor(np.maximum(np.random.default_rng(0).standard_normal((2, 3, 8, 8)), 0),
+                  requires_grad=True)               # many windows of tied zeros
+    F.max_pool2d(x, 2).sum().backward()
+    windows = x.grad.data.reshape(2, 3, 4, 2, 4, 2).sum(axis=(3, 5))
+    np.testing.assert_allclose(windows, 1.0)        # each window passes on exactly g = 1

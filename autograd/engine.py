@@ -169,23 +169,20 @@ def _run(roots, grads, retain_graph, create_graph, inputs):
             state.arrays = True
         if not retain_graph:
             node.release(stand_ins)
-        nxt = node
         if out.__class__ is not tuple:
             out = (out,)
-        if len(out) != len(nxt):
+        if len(out) != len(node):
             raise RuntimeError(f"`{fn.name}`.backward returned {len(out)} gradients "
-                               f"for {len(nxt)} inputs")
+                               f"for {len(node)} inputs")
         if anomaly:
             for i, gi in enumerate(out):
                 if gi is not None:
                     check_gradient(node, i, gi)
-        for e, gi in zip(nxt, out):
+        for e, gi in zip(node, out):      # the node is the list of its inputs' edges
             if gi is None:
                 continue
-            if arrays:
-                c = gi.__class__
-                if c is not _ndarray and not isinstance(gi, _generic):
-                    gi = gi.data if isinstance(gi, Tensor) else _asarray(gi)
+            if arrays and gi.__class__ is not _ndarray and not isinstance(gi, _generic):
+                gi = gi.data if isinstance(gi, Tensor) else _asarray(gi)
             if e.__class__ is Node:
                 if capture and e not in needed and e not in targets_node:
                     continue

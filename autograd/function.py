@@ -126,12 +126,9 @@ class Node(list):
         # are the same.
         arrays = _state.arrays
         if saved.__class__ is _SavedOutput:     # an op that saved only its output
-            if arrays:
-                d = saved.data
-                if d.nbytes < _LARGE:       # else a Tensor, as _plain
-                    if saved.vc[0] != saved.version:
-                        self._raise_modified(saved, saved.version, saved.vc[0])
-                    return (d if d.ndim else d[()],)
+            if arrays and saved.data.nbytes < _LARGE:     # else a Tensor, as _plain
+                d = self._checked(saved)
+                return (d if d.ndim else d[()],)
             return (self._output(saved),)
         versions = self.versions
         if versions is None and self.fn.save_inputs:
@@ -165,12 +162,16 @@ class Node(list):
                 out.append(s)
         return out
 
-    def _output(self, s):
+    def _checked(self, s):
+        """A saved output's array, once its version shows it was not modified."""
         if s.vc[0] != s.version:
             self._raise_modified(s, s.version, s.vc[0])
+        return s.data
+
+    def _output(self, s):
         # Rebuild the output as a tensor of this node, so that a backward
         # recorded with create_graph=True differentiates through it.
-        t = _make(s.data, self)
+        t = _make(self._checked(s), self)
         t._vc = s.vc
         return t
 
@@ -190,8 +191,7 @@ class Node(list):
         self.saved = _FREED
         self.versions = None
         # Tensor subclasses (nn.Parameter) are left alone: their owner keeps them anyway.
-        nxt = self
-        for i, e in enumerate(nxt):
+        for i, e in enumerate(self):
             c = e.__class__
             if c is _ndarray or (c is Tensor and not e.requires_grad):
                 r = stand_ins.get(id(e)) if stand_ins is not None else None
@@ -200,7 +200,7 @@ class Node(list):
                     if stand_ins is not None:
                         # Safe to key by id: every constant was alive when the walk began.
                         stand_ins[id(e)] = r
-                nxt[i] = r
+                self[i] = r
 
     def __repr__(self):
         return f"<{self.fn.name} node>"

@@ -9,8 +9,9 @@ class _GradState(threading.local):
     # A class attribute is the default every thread starts from.
     enabled = True
     anomaly = False     # see anomaly.detect_anomaly
-    arrays = False      # set by the backward walk while array rules run (engine.py):
-    #                     saved_tensors gives arrays and Function.apply returns them
+    arrays = False      # set by a backward walk without create_graph, off around user
+    #                     code (engine.py): saved_tensors gives arrays and Function.apply
+    #                     called with arrays returns them
 
 
 _state = _GradState()

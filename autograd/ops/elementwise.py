@@ -34,12 +34,11 @@ def _ufunc(f, a, b=_UNARY):
 
 
 def _out(a, b=None):
-    """``out=`` for a ufunc over ``a`` (and ``b``): a reused buffer (autograd.buffers)
-    when the result is large and its dtype plain: one float dtype, with booleans and
-    Python numbers beside it. None (NumPy allocates) otherwise."""
+    """``out=`` for a ufunc over ``a`` (and ``b``), one of them a large array (``_ufunc``
+    checked): a reused buffer (autograd.buffers) when the result's dtype is plain: one
+    float dtype, with booleans and Python numbers beside it. None (NumPy allocates)
+    otherwise."""
     ca, cb = a.__class__, b.__class__
-    if not ((ca is _ndarray and a.nbytes >= _MIN) or (cb is _ndarray and b.nbytes >= _MIN)):
-        return None
     if ca is not _ndarray:
         a, b, ca, cb = b, a, cb, ca
     dtype = a.dtype

@@ -14,7 +14,7 @@ import numpy as np
 
 from . import buffers
 from .anomaly import creation_site
-from .grad_mode import _state
+from .grad_mode import ALL_DEFAULT as _ALL_DEFAULT, _state
 from .tensor import Tensor, _make, _new
 
 _FREED = object()  # marks a node whose saved values were released after backward
@@ -124,7 +124,7 @@ class Node(list):
         # While an array rule runs (Function.array_rule), Tensors come back as their
         # arrays, 0-d ones as NumPy scalars (as the walk's gradients); the version checks
         # are the same.
-        arrays = _state.arrays
+        arrays = not _ALL_DEFAULT[0] and _state.arrays
         if saved.__class__ is _SavedOutput:     # an op that saved only its output
             if arrays and saved.data.nbytes < _LARGE:     # else a Tensor, as _plain
                 d = self._checked(saved)
@@ -289,14 +289,15 @@ class Function:
             else:
                 arrays.append(a)
             nxt.append(a)
-        if record and not _state.enabled:
+        if record and not _ALL_DEFAULT[0] and not _state.enabled:
             record = False
         if not record:
             try:
                 out = cls.forward(_NO_GRAD_CTX, *arrays)
             except (ValueError, TypeError, IndexError) as e:
                 _reraise(cls, args, e)
-            if not tensors and _state.arrays:   # inside an array rule: arrays in and out,
+            # Inside an array rule: arrays in and out,
+            if not tensors and not _ALL_DEFAULT[0] and _state.arrays:
                 if out.__class__ is not _ndarray or out.nbytes < _LARGE:
                     return out
                 # but a large result (a broadcast gradient) as a Tensor, as the walk
@@ -320,7 +321,7 @@ class Function:
         ctx.seq = _next_seq()   # after its inputs' nodes: the backward order
         ctx.saved = ()
         ctx.hooks = ctx.retain = None   # slots, not class defaults: read on every backward
-        if _state.anomaly:
+        if not _ALL_DEFAULT[0] and _state.anomaly:
             ctx.created_at = creation_site()
         try:
             raw = cls.forward(ctx, *arrays)
@@ -330,7 +331,9 @@ class Function:
         if out.__class__ is not _ndarray:
             out = _asarray(out) if isinstance(out, _generic) else _as_array(out, cls)
         dtype = out.dtype
-        if dtype.kind != "f":  # integer and boolean results carry no gradient
+        # Integer and boolean results carry no gradient. (The identity tests spare the
+        # common dtypes the `kind` lookup, which builds a string each time.)
+        if dtype is not _FLOAT32 and dtype is not _FLOAT64 and dtype.kind != "f":
             if dtype.kind == "c":
                 raise TypeError(f"{cls.name}: complex results are not supported by autograd "
                                 f"(an input requires grad; inputs: {_describe(args)})")
@@ -387,6 +390,8 @@ class Primitive(Function):
 _PACKAGE = __name__.rpartition(".")[0] + "."    # "autograd."
 _NO_GRAD_CTX = _NoGradCtx()
 _next_seq = itertools.count().__next__
+_FLOAT32 = np.dtype(np.float32)
+_FLOAT64 = np.dtype(np.float64)
 
 
 def _as_array(out, cls):

@@ -175,6 +175,34 @@ def test_no_grad_is_thread_local():
     assert seen == {"main": True, "worker": False}
 
 
+def test_recording_follows_each_threads_own_mode():
+    # apply skips the thread-local reads while every thread is in the default modes
+    # (grad_mode.ALL_DEFAULT): one thread's no_grad must still stop only its own ops.
+    from autograd import grad_mode
+    x = leaf([1.0, 2.0])
+    seen = {}
+    started, release = threading.Event(), threading.Event()
+
+    def worker():
+        with ag.no_grad():
+            started.set()
+            release.wait(5)
+            seen["worker"] = (x * 2).requires_grad
+
+    t = threading.Thread(target=worker)
+    t.start()
+    started.wait(5)
+    seen["main"] = (x * 2).requires_grad
+    seen["flag during"] = grad_mode.ALL_DEFAULT[0]
+    release.set()
+    t.join()
+    seen["flag after"] = grad_mode.ALL_DEFAULT[0]
+    assert seen == {"main": True, "worker": False, "flag during": False, "flag after": True}
+    with ag.no_grad():
+        assert not grad_mode.ALL_DEFAULT[0] and not (x * 2).requires_grad
+    assert grad_mode.ALL_DEFAULT[0] and (x * 2).requires_grad
+
+
 def test_detach_cuts_the_graph_and_shares_data():
     x = leaf([1.0, 2.0])
     d = (x * 2).detach()

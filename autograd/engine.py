@@ -1,9 +1,10 @@
-"""The backward walk: an iterative topological sort, then one pass in that order.
+"""The backward walk: newest node first, over the frontier of nodes that have a gradient.
 
 No recursion anywhere, so graphs of millions of nodes are fine. Gradients are
 Tensors; with ``create_graph=True`` the walk runs with recording on, so the
 gradients carry graphs of their own and can be differentiated again.
 """
+from heapq import heapify, heappop, heappush
 from operator import attrgetter
 
 import numpy as np
@@ -20,19 +21,17 @@ def topological_order(roots, check_freed=True):
     Every node is numbered when it is recorded (``Node.seq``), after the nodes of its
     inputs, so the newest node first is a valid order: a node runs once every node
     that uses its output has run. One walk collects the nodes, then a sort in C
-    orders them (cheaper than counting consumers). With ``check_freed`` it raises if
-    a node's saved values were already freed (drawing a graph after backward passes
-    False).
+    orders them. The backward walk itself follows the same order without building
+    this list (``_run``); drawing and ``grad(inputs=...)``'s pruning use it. With
+    ``check_freed`` it raises if a node's saved values were already freed (drawing a
+    graph after backward passes False).
     """
     seen = set(roots)
     stack = list(seen)
     while stack:
         node = stack.pop()
         if check_freed and node.saved is _FREED:
-            raise RuntimeError(
-                f"Trying to backward through the graph a second time: the saved values of "
-                f"`{node.fn.name}` were freed by an earlier backward. Pass retain_graph=True "
-                "to the first backward() or grad() if you need to go through it again.")
+            _raise_freed(node)
         for e in node:
             if e.__class__ is Node and e not in seen:
                 seen.add(e)
@@ -41,6 +40,13 @@ def topological_order(roots, check_freed=True):
 
 
 _seq = attrgetter("seq")
+
+
+def _raise_freed(node):
+    raise RuntimeError(
+        f"Trying to backward through the graph a second time: the saved values of "
+        f"`{node.fn.name}` were freed by an earlier backward. Pass retain_graph=True "
+        "to the first backward() or grad() if you need to go through it again.")
 
 
 def _fit(g, shape, dtype, op):
@@ -131,20 +137,27 @@ def _run(roots, grads, retain_graph, create_graph, inputs):
         else:
             pending[t.grad_fn] = g
 
-    order = topological_order(list(pending))
     anomaly = state.anomaly
-    state.arrays = arrays       # backward() restores it, also after an exception
     capture = inputs is not None
     if capture:
         targets_leaf = {id(t): i for i, t in enumerate(inputs) if t.grad_fn is None}
         targets_node = {t.grad_fn: i for i, t in enumerate(inputs) if t.grad_fn is not None}
-        needed = _needed(order, targets_leaf, targets_node)
+        needed = _needed(topological_order(list(pending)), targets_leaf, targets_node)
         results = [None] * len(inputs)
+    # The frontier: the nodes that have a gradient and have not run, newest first. A
+    # node's consumers are newer than it (Node.seq), so it runs after all of them that
+    # the walk reaches. The walk holds only the frontier, never the whole graph: no
+    # graph-sized set or list, whose large tables would also raise the C allocator's
+    # thresholds and keep freed memory from going back to the system.
+    frontier = [(-node.seq, node) for node in pending]
+    heapify(frontier)
+    state.arrays = arrays       # backward() restores it, also after an exception
 
-    for node in order:
-        g = pending.pop(node, None)
-        if g is None:
-            continue
+    while frontier:
+        node = heappop(frontier)[1]
+        g = pending.pop(node)
+        if node.saved is _FREED:
+            _raise_freed(node)
         if node.hooks or node.retain is not None:
             state.arrays = False        # user code: Tensors
             g = _node_hooks(node, g, create_graph)
@@ -191,6 +204,7 @@ def _run(roots, grads, retain_graph, create_graph, inputs):
                 prev = pending.get(e)
                 if prev is None:
                     pending[e] = gi
+                    heappush(frontier, (-e.seq, e))
                 elif e in summed:
                     # A sum made here, not yet handed to anyone (hooks and retain_grad
                     # see it when its node runs): add in place, no new buffer.

@@ -294,3 +294,33 @@ def test_thousand_training_steps_do_not_grow_the_process():
     # The limit the clean run is held to catches this leak (about 3.5 MB here).
     assert leak_growth > RSS_GROWTH_LIMIT
     assert leaky["1000"]["nodes"] > 4 * leaky["200"]["nodes"]
+
+
+# ---------------------------------------------------------------- the walk itself
+def _backward_peak(n):
+    """Peak bytes Python allocates during the backward of a chain of ``n`` ops on a
+    small tensor, above what was allocated before it (tracemalloc)."""
+    import tracemalloc
+    x = ag.tensor(np.ones(4, np.float32), requires_grad=True)
+    c = ag.tensor(np.full(4, 0.5, np.float32))
+    y = x
+    for _ in range(n // 2):
+        y = y * c
+        y = y + c
+    s = y.sum()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        s.backward()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    return peak - before
+
+
+def test_the_walk_holds_no_graph_sized_container():
+    # The walk keeps only its frontier: a chain's backward needs the same few kilobytes
+    # at any length. (A set and a sorted list of every node, as a first topological
+    # sort makes, take about 130 bytes per node: 2.6 MB here.)
+    short, long = _backward_peak(200), _backward_peak(20_000)
+    assert long - short < 50_000, (short, long)

@@ -10,7 +10,7 @@ import traceback
 
 import numpy as np
 
-from .grad_mode import _state
+from .grad_mode import _state, set_mode
 from .tensor import Tensor
 
 # Frames from these folders are the library's own, not the user's.
@@ -27,11 +27,11 @@ def detect_anomaly():
     """Context manager: make the first NaN/Inf gradient raise, naming its op and
     the user's file and line that created the op. Thread-local, like grad mode."""
     prev = _state.anomaly
-    _state.anomaly = True
+    set_mode(_state.enabled, True)
     try:
         yield
     finally:
-        _state.anomaly = prev
+        set_mode(_state.enabled, prev)
 
 
 def creation_site():

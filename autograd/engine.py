@@ -75,12 +75,13 @@ def backward(roots, grads, retain_graph=None, create_graph=False, inputs=None):
         retain_graph = create_graph
     state = grad_mode._state
     prev_mode, prev_arrays = state.enabled, state.arrays
-    state.enabled = bool(create_graph)
+    grad_mode.set_mode(bool(create_graph), state.anomaly)
     state.arrays = False
     try:
         return _run(roots, grads, retain_graph, create_graph, inputs)
     finally:
-        state.enabled, state.arrays = prev_mode, prev_arrays
+        grad_mode.set_mode(prev_mode, state.anomaly)
+        state.arrays = prev_arrays
 
 
 def _seed(t, g):

@@ -124,7 +124,7 @@ class Node(list):
         # While an array rule runs (Function.array_rule), Tensors come back as their
         # arrays, 0-d ones as NumPy scalars (as the walk's gradients); the version checks
         # are the same.
-        arrays = not _ALL_DEFAULT[0] and _state.arrays
+        arrays = _state.arrays
         if saved.__class__ is _SavedOutput:     # an op that saved only its output
             if arrays and saved.data.nbytes < _LARGE:     # else a Tensor, as _plain
                 d = self._checked(saved)
@@ -297,7 +297,7 @@ class Function:
             except (ValueError, TypeError, IndexError) as e:
                 _reraise(cls, args, e)
             # Inside an array rule: arrays in and out,
-            if not tensors and not _ALL_DEFAULT[0] and _state.arrays:
+            if not tensors and _state.arrays:
                 if out.__class__ is not _ndarray or out.nbytes < _LARGE:
                     return out
                 # but a large result (a broadcast gradient) as a Tensor, as the walk

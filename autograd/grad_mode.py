@@ -6,34 +6,40 @@ import numpy as np
 
 
 class _GradState(threading.local):
-    # A class attribute is the default every thread starts from.
+    # A class attribute is the default every thread starts from. `enabled` and
+    # `anomaly` are set through set_mode() only, which keeps ALL_DEFAULT true.
     enabled = True
     anomaly = False     # see anomaly.detect_anomaly
     arrays = False      # set by a backward walk without create_graph, off around user
     #                     code (engine.py): saved_tensors gives arrays and Function.apply
     #                     called with arrays returns them
-    _counted = False    # this thread is counted in _changed
-
-    def __setattr__(self, name, value):
-        super().__setattr__(name, value)
-        changed = bool(not self.enabled or self.anomaly or self.arrays)
-        if changed is not self._counted:
-            global _changed
-            with _lock:
-                super().__setattr__("_counted", changed)
-                _changed += 1 if changed else -1
-                ALL_DEFAULT[0] = _changed == 0
+    counted = False     # this thread is counted in _changed
 
 
 # Reading a thread-local attribute costs about four times a plain one, and every
-# recorded op needs grad mode and anomaly mode. So the threads whose state differs
-# from the defaults are counted, and ALL_DEFAULT[0] says that there are none: the
-# hot paths then skip the thread-local reads. (A thread that ends with its state
-# changed stays counted: the reads then stay on, which is slower but still right.)
+# recorded op needs grad mode and anomaly mode. So the threads whose modes differ
+# from the defaults (grad mode off or anomaly mode on) are counted, and ALL_DEFAULT[0]
+# says that there are none: Function.apply then skips the thread-local reads. (A
+# thread that ends with a mode changed stays counted: the reads then stay on, which is
+# slower but still right.)
 ALL_DEFAULT = [True]
 _changed = 0
 _lock = threading.Lock()
 _state = _GradState()
+
+
+def set_mode(enabled, anomaly):
+    """Set this thread's grad mode and anomaly mode; the only writer of either."""
+    global _changed
+    s = _state
+    s.enabled = enabled
+    s.anomaly = anomaly
+    changed = bool(not enabled or anomaly)
+    if changed is not s.counted:
+        with _lock:
+            s.counted = changed
+            _changed += 1 if changed else -1
+            ALL_DEFAULT[0] = _changed == 0
 
 
 def is_grad_enabled():
@@ -50,13 +56,13 @@ class set_grad_enabled(contextlib.ContextDecorator):
     def __init__(self, mode):
         self.prev = _state.enabled
         self.mode = bool(mode)
-        _state.enabled = self.mode
+        set_mode(self.mode, _state.anomaly)
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
-        _state.enabled = self.prev
+        set_mode(self.prev, _state.anomaly)
         return False
 
 
@@ -65,11 +71,11 @@ class no_grad(contextlib.ContextDecorator):
 
     def __enter__(self):
         self.prev = _state.enabled
-        _state.enabled = False
+        set_mode(False, _state.anomaly)
         return self
 
     def __exit__(self, *exc):
-        _state.enabled = self.prev
+        set_mode(self.prev, _state.anomaly)
         return False
 
 
@@ -78,11 +84,11 @@ class enable_grad(contextlib.ContextDecorator):
 
     def __enter__(self):
         self.prev = _state.enabled
-        _state.enabled = True
+        set_mode(True, _state.anomaly)
         return self
 
     def __exit__(self, *exc):
-        _state.enabled = self.prev
+        set_mode(self.prev, _state.anomaly)
         return False
 
 

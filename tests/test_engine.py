@@ -201,6 +201,12 @@ def test_recording_follows_each_threads_own_mode():
     with ag.no_grad():
         assert not grad_mode.ALL_DEFAULT[0] and not (x * 2).requires_grad
     assert grad_mode.ALL_DEFAULT[0] and (x * 2).requires_grad
+    with ag.detect_anomaly():
+        assert not grad_mode.ALL_DEFAULT[0]
+    (x * 2).sum().backward()
+    with pytest.raises(RuntimeError):
+        (x * 2).sum().backward(gradient=[1.0, 2.0])     # fails inside the walk
+    assert grad_mode.ALL_DEFAULT[0] and ag.is_grad_enabled()
 
 
 def test_detach_cuts_the_graph_and_shares_data():

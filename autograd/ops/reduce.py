@@ -1,5 +1,6 @@
 """Reductions. Primitives: sum, max/min, prod; composites: mean, var, std, logsumexp."""
 import builtins
+import math
 import operator
 
 import numpy as np
@@ -35,6 +36,16 @@ def _axes(axis, ndim, op):
     return tuple(sorted(out))
 
 
+def _ndim(x):
+    # np.ndim and np.shape are Python functions: an attribute read is several times
+    # cheaper, and these run on every reduction.
+    return x.data.ndim if isinstance(x, Tensor) else np.ndim(x)
+
+
+def _shape(x):
+    return x.data.shape if isinstance(x, Tensor) else np.shape(x)
+
+
 def _keepdims_shape(shape, axes):
     return tuple(1 if i in axes else s for i, s in enumerate(shape))
 
@@ -52,7 +63,8 @@ class Sum(Primitive):
     @staticmethod
     def forward(ctx, x, axes, keepdims):
         ctx.save_for_backward(x.shape)
-        return np.sum(x, axis=axes, keepdims=keepdims)
+        # The ufunc's own reduce: np.sum's Python wrapper costs as much again.
+        return np.add.reduce(x, axis=axes, keepdims=keepdims)
 
     @staticmethod
     def backward(ctx, g):                       # each summed element gets g
@@ -113,12 +125,12 @@ def _count_true(mask, axes):
 
 
 class Max(_Extreme):
-    reduce = staticmethod(np.max)
+    reduce = staticmethod(np.maximum.reduce)
 
 
 class Min(_Extreme):
     derivative = "d min(x)/dx_i = [x_i is the extreme] / (number of ties)"
-    reduce = staticmethod(np.min)
+    reduce = staticmethod(np.minimum.reduce)
 
 
 class Prod(Primitive):
@@ -156,42 +168,42 @@ def _product_of_others(x, axes):
 
 
 def sum(x, axis=None, keepdims=False):  # noqa: A001
-    return Sum.apply(x, _axes(axis, np.ndim(x), "sum"), keepdims)
+    return Sum.apply(x, _axes(axis, _ndim(x), "sum"), keepdims)
 
 
 def max(x, axis=None, keepdims=False):  # noqa: A001
-    axes = _axes(axis, np.ndim(x), "max")
+    axes = _axes(axis, _ndim(x), "max")
     _check_nonempty(x, axes, "max")
     return Max.apply(x, axes, keepdims)
 
 
 def min(x, axis=None, keepdims=False):  # noqa: A001
-    axes = _axes(axis, np.ndim(x), "min")
+    axes = _axes(axis, _ndim(x), "min")
     _check_nonempty(x, axes, "min")
     return Min.apply(x, axes, keepdims)
 
 
 def prod(x, axis=None, keepdims=False):
-    return Prod.apply(x, _axes(axis, np.ndim(x), "prod"), keepdims)
+    return Prod.apply(x, _axes(axis, _ndim(x), "prod"), keepdims)
 
 
 def _check_nonempty(x, axes, op):
     # Only an empty reduced axis has no extreme: (0, 3) over axis 1 is an empty result.
-    if np.size(x) == 0:
-        shape = np.shape(x)
+    shape = _shape(x)
+    if 0 in shape:
         if builtins.any(shape[a] == 0 for a in axes):
             raise ValueError(f"{op}: the reduction of an empty tensor (shape {shape}) over "
                              f"axes {axes} has no identity")
 
 
 def _count(x, axes):
-    shape = np.shape(x)
-    return int(np.prod([shape[a] for a in axes])) if axes else 1
+    shape = _shape(x)
+    return math.prod([shape[a] for a in axes])
 
 
 def mean(x, axis=None, keepdims=False):
     """Arithmetic mean: sum(x) / n."""
-    axes = _axes(axis, np.ndim(x), "mean")
+    axes = _axes(axis, _ndim(x), "mean")
     n = _count(x, axes)
     if n == 0:
         raise ValueError(f"mean: mean of an empty selection (shape {np.shape(x)}, axis {axis})")
@@ -200,7 +212,7 @@ def mean(x, axis=None, keepdims=False):
 
 def var(x, axis=None, ddof=0, keepdims=False):
     """Variance: sum((x - mean(x))^2) / (n - ddof)."""
-    axes = _axes(axis, np.ndim(x), "var")
+    axes = _axes(axis, _ndim(x), "var")
     n = _count(x, axes)
     if n - ddof <= 0:
         raise ValueError(f"var: {n} elements with ddof={ddof} leave no degrees of freedom")
@@ -215,7 +227,7 @@ def std(x, axis=None, ddof=0, keepdims=False):
 
 def logsumexp(x, axis=None, keepdims=False):
     """log(sum(exp(x))), computed as m + log(sum(exp(x - m))) with m = max(x)."""
-    axes = _axes(axis, np.ndim(x), "logsumexp")
+    axes = _axes(axis, _ndim(x), "logsumexp")
     data = x.data if isinstance(x, Tensor) else np.asarray(x)
     # An empty axis has no max; shifting by 0 gives log(0) = -inf there.
     m = np.max(data, axis=axes, keepdims=True) if data.size else \

@@ -156,8 +156,10 @@ def sum_to(x, shape):
 
 def sum_to_array(x, shape):
     """``sum_to`` on a NumPy array, with nothing recorded (the engine's gradients)."""
-    _check_sum_to(x.shape, shape)
     lead = x.ndim - len(shape)
+    if lead > 0 and x.shape[lead:] == shape:    # leading axes only: a bias's gradient
+        return np.add.reduce(x, axis=tuple(range(lead)))
+    _check_sum_to(x.shape, shape)
     axes = tuple(range(lead)) + tuple(
         lead + i for i, s in enumerate(shape) if s == 1 and x.shape[lead + i] != 1)
     out = np.add.reduce(x, axis=axes, keepdims=True) if axes else x

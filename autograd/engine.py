@@ -157,6 +157,7 @@ def _run(roots, grads, retain_graph, create_graph, inputs):
     while frontier:
         node = heappop(frontier)[1]
         g = pending.pop(node)
+        summed.discard(node)    # a node that ran gets no more gradient
         if node.saved is _FREED:
             _raise_freed(node)
         if node.hooks or node.retain is not None:

@@ -30,16 +30,25 @@ _state = _GradState()
 
 def set_mode(enabled, anomaly):
     """Set this thread's grad mode and anomaly mode; the only writer of either."""
-    global _changed
     s = _state
+    changed = bool(not enabled or anomaly)
+    # Counted before a mode leaves its default and uncounted after both are back, so
+    # that ALL_DEFAULT is never true while a mode is changed, even if an exception
+    # (KeyboardInterrupt) lands between the two steps.
+    if changed and not s.counted:
+        _count(s, True)
     s.enabled = enabled
     s.anomaly = anomaly
-    changed = bool(not enabled or anomaly)
-    if changed is not s.counted:
-        with _lock:
-            s.counted = changed
-            _changed += 1 if changed else -1
-            ALL_DEFAULT[0] = _changed == 0
+    if s.counted and not changed:
+        _count(s, False)
+
+
+def _count(s, changed):
+    global _changed
+    with _lock:
+        s.counted = changed
+        _changed += 1 if changed else -1
+        ALL_DEFAULT[0] = _changed == 0
 
 
 def is_grad_enabled():

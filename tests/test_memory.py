@@ -297,15 +297,16 @@ def test_thousand_training_steps_do_not_grow_the_process():
 
 
 # ---------------------------------------------------------------- the walk itself
-def _backward_peak(n):
+def _backward_peak(n, fan_in=False):
     """Peak bytes Python allocates during the backward of a chain of ``n`` ops on a
-    small tensor, above what was allocated before it (tracemalloc)."""
+    small tensor, above what was allocated before it (tracemalloc). With ``fan_in``
+    every product uses its input twice, so each node gets two gradients to sum."""
     import tracemalloc
     x = ag.tensor(np.ones(4, np.float32), requires_grad=True)
     c = ag.tensor(np.full(4, 0.5, np.float32))
     y = x
     for _ in range(n // 2):
-        y = y * c
+        y = y * y * c if fan_in else y * c
         y = y + c
     s = y.sum()
     tracemalloc.start()
@@ -322,8 +323,9 @@ def test_the_walk_holds_no_graph_sized_container():
     # The walk keeps only its frontier: a chain's backward needs the same few kilobytes
     # at any length. (A set and a sorted list of every node, as a first topological
     # sort makes, take about 130 bytes per node: 2.6 MB here.)
-    short, long = _backward_peak(200), _backward_peak(20_000)
-    assert long - short < 50_000, (short, long)
+    for fan_in in (False, True):
+        short, long = _backward_peak(200, fan_in), _backward_peak(20_000, fan_in)
+        assert long - short < 50_000, (fan_in, short, long)
 
 
 def test_nodes_of_one_output_shape_share_its_tuple():

@@ -109,6 +109,18 @@ def test_count_true_is_numpys_sum(shape, axes):
     np.testing.assert_array_equal(got, want)
 
 
+def test_reductions_honour_array_subclasses():
+    # Plain arrays go to the ufuncs' reduce for speed; a masked array keeps its own
+    # sum and max (as np.sum and np.max give).
+    m = np.ma.array([1.0, 5.0, 3.0], mask=[0, 1, 0])
+    assert ag.sum(m).item() == 4.0
+    assert ag.max(m).item() == 3.0
+    assert ag.min(m).item() == 1.0
+    from autograd.ops.shape import sum_to_array
+    assert sum_to_array(np.ma.array([[1.0, 2.0], [4.0, 8.0]], mask=[[0, 1], [0, 0]]),
+                        (2,)).tolist() == [5.0, 8.0]
+
+
 def test_max_pool_shares_the_gradient_among_tied_zeros():
     import nn.functional as F
     x = ag.Tensor(np.maximum(np.random.default_rng(0).standard_normal((2, 3, 8, 8)), 0),

@@ -8,7 +8,7 @@ import numpy as np
 from ..function import Primitive
 from ..tensor import Tensor, _make
 from . import elementwise as ew
-from .shape import broadcast_to, moveaxis, reshape
+from .shape import broadcast_to, moveaxis, reshape, sum_array
 
 
 def _axes(axis, ndim, op):
@@ -63,8 +63,7 @@ class Sum(Primitive):
     @staticmethod
     def forward(ctx, x, axes, keepdims):
         ctx.save_for_backward(x.shape)
-        # The ufunc's own reduce: np.sum's Python wrapper costs as much again.
-        return np.add.reduce(x, axis=axes, keepdims=keepdims)
+        return sum_array(x, axes, keepdims)
 
     @staticmethod
     def backward(ctx, g):                       # each summed element gets g
@@ -77,11 +76,14 @@ class _Extreme(Primitive):
 
     derivative = "d max(x)/dx_i = [x_i is the extreme] / (number of ties)"
 
-    reduce = None
+    ufunc = reduce = None   # np.maximum and np.max (np.minimum, np.min)
 
     @classmethod
     def forward(cls, ctx, x, axes, keepdims):
-        out = cls.reduce(x, axis=axes, keepdims=True)
+        # A plain array goes to the ufunc's reduce, anything else to NumPy's function
+        # (see shape.sum_array).
+        reduce = cls.ufunc.reduce if x.__class__ is np.ndarray else cls.reduce
+        out = reduce(x, axis=axes, keepdims=True)
         ctx.save_for_backward(x, out)
         return out if keepdims else np.squeeze(out, axis=axes)
 
@@ -125,12 +127,14 @@ def _count_true(mask, axes):
 
 
 class Max(_Extreme):
-    reduce = staticmethod(np.maximum.reduce)
+    ufunc = np.maximum
+    reduce = staticmethod(np.max)
 
 
 class Min(_Extreme):
     derivative = "d min(x)/dx_i = [x_i is the extreme] / (number of ties)"
-    reduce = staticmethod(np.minimum.reduce)
+    ufunc = np.minimum
+    reduce = staticmethod(np.min)
 
 
 class Prod(Primitive):

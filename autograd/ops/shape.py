@@ -154,15 +154,24 @@ def sum_to(x, shape):
     return SumTo.apply(x, shape)
 
 
+def sum_array(x, axes, keepdims):
+    """``np.sum(x, axis=axes, keepdims=keepdims)``: for a plain array, the ufunc's own
+    reduce (np.sum's Python wrapper costs as much again on small arrays); anything else
+    (a masked array, a NumPy scalar, a list) goes through np.sum, which honours it."""
+    if x.__class__ is np.ndarray:
+        return np.add.reduce(x, axis=axes, keepdims=keepdims)
+    return np.sum(x, axis=axes, keepdims=keepdims)
+
+
 def sum_to_array(x, shape):
     """``sum_to`` on a NumPy array, with nothing recorded (the engine's gradients)."""
     lead = x.ndim - len(shape)
     if lead > 0 and x.shape[lead:] == shape:    # leading axes only: a bias's gradient
-        return np.add.reduce(x, axis=tuple(range(lead)))
+        return sum_array(x, tuple(range(lead)), False)
     _check_sum_to(x.shape, shape)
     axes = tuple(range(lead)) + tuple(
         lead + i for i, s in enumerate(shape) if s == 1 and x.shape[lead + i] != 1)
-    out = np.add.reduce(x, axis=axes, keepdims=True) if axes else x
+    out = sum_array(x, axes, True) if axes else x
     if lead:
         out = out.reshape(shape)
     return out

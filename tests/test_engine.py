@@ -157,25 +157,6 @@ def test_no_grad_context_and_decorator():
 
 
 def test_no_grad_is_thread_local():
-    seen = {}
-    started, release = threading.Event(), threading.Event()
-
-    def worker():
-        with ag.no_grad():
-            started.set()
-            release.wait(5)
-            seen["worker"] = ag.is_grad_enabled()
-
-    t = threading.Thread(target=worker)
-    t.start()
-    started.wait(5)
-    seen["main"] = ag.is_grad_enabled()
-    release.set()
-    t.join()
-    assert seen == {"main": True, "worker": False}
-
-
-def test_recording_follows_each_threads_own_mode():
     # apply skips the thread-local reads while every thread is in the default modes
     # (grad_mode.ALL_DEFAULT): one thread's no_grad must still stop only its own ops.
     from autograd import grad_mode
@@ -187,17 +168,23 @@ def test_recording_follows_each_threads_own_mode():
         with ag.no_grad():
             started.set()
             release.wait(5)
-            seen["worker"] = (x * 2).requires_grad
+            seen["worker"] = (ag.is_grad_enabled(), (x * 2).requires_grad)
 
     t = threading.Thread(target=worker)
     t.start()
     started.wait(5)
-    seen["main"] = (x * 2).requires_grad
-    seen["flag during"] = grad_mode.ALL_DEFAULT[0]
+    seen["main"] = (ag.is_grad_enabled(), (x * 2).requires_grad)
+    seen["all default during"] = grad_mode.ALL_DEFAULT[0]
     release.set()
     t.join()
-    seen["flag after"] = grad_mode.ALL_DEFAULT[0]
-    assert seen == {"main": True, "worker": False, "flag during": False, "flag after": True}
+    seen["all default after"] = grad_mode.ALL_DEFAULT[0]
+    assert seen == {"main": (True, True), "worker": (False, False),
+                    "all default during": False, "all default after": True}
+
+
+def test_modes_and_the_fast_path_flag_agree():
+    from autograd import grad_mode
+    x = leaf([1.0, 2.0])
     with ag.no_grad():
         assert not grad_mode.ALL_DEFAULT[0] and not (x * 2).requires_grad
     assert grad_mode.ALL_DEFAULT[0] and (x * 2).requires_grad

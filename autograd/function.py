@@ -296,8 +296,7 @@ class Function:
                 out = cls.forward(_NO_GRAD_CTX, *arrays)
             except (ValueError, TypeError, IndexError) as e:
                 _reraise(cls, args, e)
-            # Inside an array rule: arrays in and out,
-            if not tensors and _state.arrays:
+            if not tensors and _state.arrays:   # inside an array rule: arrays in and out,
                 if out.__class__ is not _ndarray or out.nbytes < _LARGE:
                     return out
                 # but a large result (a broadcast gradient) as a Tensor, as the walk
@@ -394,8 +393,8 @@ _PACKAGE = __name__.rpartition(".")[0] + "."    # "autograd."
 _NO_GRAD_CTX = _NoGradCtx()
 _next_seq = itertools.count().__next__
 _FLOAT32 = np.dtype(np.float32)
-_SHAPES = {}     # see _shared_shape
 _FLOAT64 = np.dtype(np.float64)
+_SHAPES = {}     # see _shared_shape
 
 
 def _shared_shape(shape):

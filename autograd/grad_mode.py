@@ -7,7 +7,7 @@ import numpy as np
 
 class _GradState(threading.local):
     # A class attribute is the default every thread starts from. `enabled` and
-    # `anomaly` are set through set_mode() only, which keeps ALL_DEFAULT true.
+    # `anomaly` are written by set_mode() only, which keeps ALL_DEFAULT up to date.
     enabled = True
     anomaly = False     # see anomaly.detect_anomaly
     arrays = False      # set by a backward walk without create_graph, off around user

@@ -5,10 +5,11 @@ import operator
 
 import numpy as np
 
+from .. import buffers
 from ..function import Primitive
 from ..tensor import Tensor, _make
 from . import elementwise as ew
-from .shape import broadcast_to, moveaxis, reshape, sum_array
+from .shape import _broadcast_view, broadcast_to, moveaxis, reshape, sum_array
 
 
 def _axes(axis, ndim, op):
@@ -52,6 +53,15 @@ def _keepdims_shape(shape, axes):
 
 def _expand(g, x_shape, axes):
     """A reduced gradient back to the input's shape (the adjoint of a reduction)."""
+    if g.__class__ is np.ndarray or isinstance(g, np.generic):
+        # An array rule's gradient: what reshape and broadcast_to return for it, without
+        # their two trips through apply (this runs for every sum and mean).
+        if g.ndim:
+            g = g.reshape(_keepdims_shape(x_shape, axes))
+        if g.shape != x_shape:
+            g = _broadcast_view(g, x_shape)
+        # A large one as a Tensor, as apply returns it (see Function.apply).
+        return g if g.nbytes < buffers.MIN_BYTES else _make(g, None)
     if g.ndim:      # a 0-d gradient broadcasts as it is
         g = reshape(g, _keepdims_shape(x_shape, axes))
     return broadcast_to(g, x_shape)

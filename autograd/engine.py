@@ -11,7 +11,7 @@ import numpy as np
 
 from . import buffers, grad_mode
 from .anomaly import check_gradient
-from .function import _FREED, Node
+from .function import _FREED, Node, stand_in
 from .tensor import Tensor, _make
 
 
@@ -125,7 +125,7 @@ def _run(roots, grads, retain_graph, create_graph, inputs):
     state = grad_mode._state
     pending = {}        # node -> gradient of its output, summed so far
     summed = set()      # nodes whose pending gradient is an array this walk made
-    stand_ins = {}      # the released constants' stand-ins (Node.release)
+    stand_ins = {}      # the released constants' stand-ins (function.stand_in)
     leaves = {}         # id(leaf) -> [leaf, gradient summed so far, made by this walk]
     for t, g in zip(roots, grads):
         g = _seed(t, g)
@@ -182,8 +182,9 @@ def _run(roots, grads, retain_graph, create_graph, inputs):
             state.arrays = False
             out = fn.backward(node, _make(_asarray(g), None))
             state.arrays = True
-        if not retain_graph:
-            node.release(stand_ins)
+        if not retain_graph:    # free what the rule needed; the constants in the loop below
+            node.saved = _FREED
+            node.versions = None
         if out.__class__ is not tuple:
             out = (out,)
         if len(out) != len(node):
@@ -193,12 +194,21 @@ def _run(roots, grads, retain_graph, create_graph, inputs):
             for i, gi in enumerate(out):
                 if gi is not None:
                     check_gradient(node, i, gi)
+        i = -1
         for e, gi in zip(node, out):      # the node is the list of its inputs' edges
+            i += 1
+            c = e.__class__
+            if c is _ndarray or (c is Tensor and not e.requires_grad):
+                # A constant operand (the input batch, a dropout mask) gets no gradient;
+                # without retain_graph it becomes a shape-only stand-in (stand_in).
+                if not retain_graph:
+                    node[i] = stand_in(e, stand_ins)
+                continue
             if gi is None:
                 continue
             if arrays and gi.__class__ is not _ndarray and not isinstance(gi, _generic):
                 gi = gi.data if isinstance(gi, Tensor) else _asarray(gi)
-            if e.__class__ is Node:
+            if c is Node:
                 if capture and e not in needed and e not in targets_node:
                     continue
                 if gi.shape != e.shape or (gi.dtype is not e.dtype and gi.dtype != e.dtype):

@@ -67,6 +67,19 @@ def _plain(t):
     return d if d.ndim else d[()]
 
 
+def stand_in(e, stand_ins=None):
+    """The ``_Released`` stand-in of a constant operand ``e`` (an array, or a Tensor that
+    does not require grad), shared through ``stand_ins`` (id -> stand-in) when given.
+    Tensor subclasses (nn.Parameter) are never constants here: their owner keeps them."""
+    r = stand_ins.get(id(e)) if stand_ins is not None else None
+    if r is None:
+        r = _Released(e, e if e.__class__ is _ndarray else e.data)
+        if stand_ins is not None:
+            # Safe to key by id: every constant was alive when the walk began.
+            stand_ins[id(e)] = r
+    return r
+
+
 def _dead():
     """Stands for a weak reference whose target is gone."""
     return None
@@ -181,26 +194,6 @@ class Node(list):
             f"in place: shape {tuple(s.data.shape)}, dtype {s.data.dtype}, is at version "
             f"{now}, expected version {expected}. Use an out-of-place operation, or clone "
             f"the tensor before modifying it.")
-
-    def release(self, stand_ins=None):
-        """Free what backward needed: the saved values, and the constant operands
-        (arrays and Tensors that do not require grad, such as a dropout mask or the input
-        batch), which become ``_Released`` stand-ins so the graph can still be drawn.
-        ``stand_ins`` (id of a constant -> its stand-in) shares one stand-in among the
-        nodes of one walk that use the same constant."""
-        self.saved = _FREED
-        self.versions = None
-        # Tensor subclasses (nn.Parameter) are left alone: their owner keeps them anyway.
-        for i, e in enumerate(self):
-            c = e.__class__
-            if c is _ndarray or (c is Tensor and not e.requires_grad):
-                r = stand_ins.get(id(e)) if stand_ins is not None else None
-                if r is None:
-                    r = _Released(e, e if c is _ndarray else e.data)
-                    if stand_ins is not None:
-                        # Safe to key by id: every constant was alive when the walk began.
-                        stand_ins[id(e)] = r
-                self[i] = r
 
     def __repr__(self):
         return f"<{self.fn.name} node>"

@@ -141,7 +141,7 @@ def test_grad_frees_saved_arrays_too():
 
 def test_constant_operands_are_freed_after_backward():
     # The dropout mask (activation-sized), the where() conditions, the log_softmax shift
-    # and the input batch sit in node.next; release() swaps them for shape-only stand-ins.
+    # and the input batch sit in node.next; backward swaps them for shape-only stand-ins.
     ag.manual_seed(0)
     model = mlp(dropout=0.5)
     x, y = batch()

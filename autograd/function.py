@@ -145,21 +145,21 @@ class Node(list):
             return (self._output(saved),)
         versions = self.versions
         if versions is None and self.fn.save_inputs:
-            # The common case: the call's own arguments, none modified since.
+            # The common case: the call's own arguments, none modified since (one pass
+            # checks that and, for an array rule, takes the arrays: _plain inlined).
+            out = []
             for s in saved:
-                if isinstance(s, Tensor) and s._vc and s._vc[0]:
-                    break
-            else:
-                if not arrays:
-                    return saved
-                out = []
-                for s in saved:     # _plain inlined: the path of every mul and matmul
-                    if isinstance(s, Tensor):
+                if isinstance(s, Tensor):
+                    vc = s._vc
+                    if vc and vc[0]:
+                        break
+                    if arrays:
                         d = s.data
                         if d.nbytes < _LARGE:
                             s = d if d.ndim else d[()]
-                    out.append(s)
-                return out
+                out.append(s)
+            else:
+                return out if arrays else saved
         out = []
         i = -1
         for s in saved:

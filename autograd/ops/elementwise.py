@@ -102,10 +102,11 @@ class Mul(Primitive):
     @staticmethod
     def backward(ctx, g):                       # d(ab) = b da + a db
         a, b = ctx.saved_tensors
-        na, nb = ctx.needs_input_grad
-        # An input that needed no gradient when recorded was not kept (save_other): it
-        # gets none, even if it requires grad by now (as PyTorch).
-        return (g * b if na and b is not None else None), (g * a if nb and a is not None else None)
+        # save_other kept an input only where its partner needed a gradient when this
+        # was recorded, so what was kept says which gradients to compute. (A partner
+        # that requires grad only by now gets none, as PyTorch; a leaf that no longer
+        # does is skipped by the engine.)
+        return (g * b if b is not None else None), (g * a if a is not None else None)
 
 
 class Div(Primitive):

@@ -269,7 +269,8 @@ class Function:
         # The hot path of the whole library: one pass over the arguments, no
         # per-op dictionaries, and nothing recorded unless it will be needed.
         arrays = []
-        nxt = []                # the node's edges, in case it is recorded
+        nxt = Node()            # the node's edges, in case it is recorded (made as the
+        #                         Node itself: copying a list into one costs more)
         record = tensors = False
         for a in args:
             if isinstance(a, Tensor):
@@ -308,7 +309,7 @@ class Function:
                 _share_version(args[0], t)
             return t
 
-        ctx = Node(nxt)
+        ctx = nxt
         ctx.fn = cls
         ctx.seq = _next_seq()   # after its inputs' nodes: the backward order
         ctx.saved = ()

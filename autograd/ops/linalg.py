@@ -11,6 +11,9 @@ def _out(a, b):
     stacks of them, of one float dtype; None (NumPy allocates) otherwise."""
     if a.__class__ is not np.ndarray or b.__class__ is not np.ndarray:
         return None
+    if a.ndim == 2 and b.ndim == 2 and \
+            a.shape[0] * b.shape[1] * a.itemsize < buffers.MIN_BYTES:
+        return None                     # the common small product, decided early
     if a.ndim < 2 or b.ndim < 2 or a.dtype != b.dtype or a.dtype.kind != "f":
         return None
     shape = (a.shape[-2], b.shape[-1])
@@ -27,16 +30,26 @@ def _out(a, b):
     return buffers.empty(shape, a.dtype)
 
 
+def _ndim(x):
+    return x.ndim if x.__class__ is np.ndarray else np.ndim(x)   # no wrapper for arrays
+
+
+def _matmul(a, b):
+    # Without out= when NumPy allocates: even out=None costs the call time.
+    out = _out(a, b)
+    return np.matmul(a, b) if out is None else np.matmul(a, b, out=out)
+
+
 class Matmul(Primitive):
     derivative = "d(A@B)/dA = g @ B^T, d(A@B)/dB = A^T @ g"
     save_inputs = True
 
     @staticmethod
     def forward(ctx, a, b):
-        if np.ndim(a) == 0 or np.ndim(b) == 0:
+        if _ndim(a) == 0 or _ndim(b) == 0:
             raise ValueError("matmul: both operands need at least one dimension "
                              f"(got shapes {np.shape(a)} and {np.shape(b)}); use * for scalars")
-        return np.matmul(a, b, out=_out(a, b))
+        return _matmul(a, b)
 
     @staticmethod
     def backward(ctx, g):
@@ -77,13 +90,14 @@ class Linear(Primitive):
 
     @staticmethod
     def forward(ctx, x, w, b):
-        if ctx.needs_input_grad:        # recorded: keep only what the gradients use
-            nx, nw, _ = ctx.needs_input_grad
-            ctx.save_for_backward(x if nw else None, w if nx else None)
-        out = np.matmul(x, w.T, out=_out(x, w.T))
+        need = ctx.needs_input_grad
+        if need:                        # recorded: keep only what the gradients use
+            ctx.save_for_backward(x if need[1] else None, w if need[0] else None)
+        out = _matmul(x, w.T)
         if b is None:
             return out
-        if np.result_type(out, b) == out.dtype:
+        if (b.__class__ is np.ndarray and b.dtype is out.dtype) or \
+                np.result_type(out, b) == out.dtype:
             out += b                    # the product is new: no second array
             return out
         return out + b

@@ -350,6 +350,19 @@ def test_cross_entropy_is_nll_of_log_softmax_and_respects_ignore_index():
     assert a[0] == 0.0 and a[2] == 0.0 and a[1] > 0
 
 
+@pytest.mark.parametrize("loss", ["cross_entropy", "nll_loss"])
+def test_class_targets_refilled_before_backward_do_not_change_the_gradient(loss):
+    # A data loader may refill its target array for the next batch before backward:
+    # the graph keeps its own copy of the class indices.
+    z = leaf(LOGITS)
+    t = np.array([2, 0, 1, 1])
+    expected = grad_of(lambda x: getattr(F, loss)(x, t), LOGITS)
+    out = getattr(F, loss)(z, t)
+    t[:] = [0, 1, 0, 2]
+    out.backward()
+    np.testing.assert_array_equal(z.grad.data, expected)
+
+
 def test_cross_entropy_spatial_equals_flattened_rows():
     flat_z = np.moveaxis(LOGITS_SP, 1, -1).reshape(-1, 3)
     a = F.cross_entropy(const(LOGITS_SP), CLS_SP, weight=W3, label_smoothing=0.2).item()

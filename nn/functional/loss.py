@@ -120,6 +120,10 @@ def _class_targets(target, expected_shape, n_classes, name, ignore_index=None):
                          f"shape {tuple(expected_shape)} (the input's shape without the "
                          f"class axis)")
     valid = np.ones(idx.shape, bool) if ignore_index is None else idx != ignore_index
+    if idx.size and valid.all() and idx.min() >= 0 and idx.max() < n_classes:
+        # The common case, in fewer passes. A copy, as np.where makes below: the graph
+        # keeps the indices, and the caller may refill its target array before backward.
+        return idx.copy(), valid
     bad = valid & ((idx < 0) | (idx >= n_classes))
     if bad.any():
         ignored = "" if ignore_index is None else f" or ignore_index={ignore_index}"

@@ -242,9 +242,10 @@ class Function:
     save_inputs = False  # primitives: backward gets every argument back as saved, as
     #                      if forward had called save_for_backward on all of them
     save_output = False  # primitives: backward gets the output back, as if saved
-    save_other = False   # with save_inputs, for two inputs (a*b): each input's gradient
-    #                      needs only the other one, so an input whose partner needs no
-    #                      gradient is not kept (saved as None): the graph holds less
+    save_other = False   # with save_inputs, for products (a*b, linear's x and W): each
+    #                      of the first two inputs' gradients needs only the other one,
+    #                      so an input whose partner needs no gradient is not kept (saved
+    #                      as None), and later inputs (a bias) are not kept at all
     returns_view = False  # True when forward returns a view of its first input
     array_rule = False  # True when backward also works on plain arrays: written with
     #                     operators and chainrule functions only (the primitives). When
@@ -346,11 +347,13 @@ class Function:
         if cls.save_inputs:
             saved = args                # the call's own tuple: nothing to map or allocate
             if cls.save_other:
-                a, b = args
+                a, b = args[0], args[1]
                 if not (isinstance(b, Tensor) and b.requires_grad):
                     saved = (None, b)
                 elif not (isinstance(a, Tensor) and a.requires_grad):
                     saved = (a, None)
+                elif len(args) > 2:
+                    saved = (a, b)
             ctx.saved = saved
             ctx.versions = None
             for a in saved:

@@ -139,6 +139,29 @@ def test_grad_frees_saved_arrays_too():
         assert alive(refs) == 0
 
 
+@pytest.mark.parametrize("frozen", ["weight", "input"])
+def test_linear_keeps_only_what_its_gradients_need(frozen):
+    # x's gradient needs W and W's needs x: with the weight frozen the activation is not
+    # kept by the graph, with a constant input the weight is not (as for a product).
+    x0 = ag.Tensor(np.ones((64, 8)), requires_grad=True)
+    w0 = ag.Tensor(np.full((4, 8), 0.5), requires_grad=True)
+    h = x0 * 2 if frozen == "weight" else ag.Tensor(np.ones((64, 8)))
+    w = w0.detach() if frozen == "weight" else w0 * 1.0     # non-leaves: only saved
+    with no_cycle_collector():                               # values keep them alive
+        y = F.linear(h, w)
+        kept = weakref.ref(h if frozen == "weight" else w)
+        if frozen == "weight":
+            del h
+        else:
+            del w
+        assert kept() is None
+        y.sum().backward()
+    if frozen == "weight":
+        np.testing.assert_array_equal(x0.grad.data, np.full((64, 8), 4.0))
+    else:
+        np.testing.assert_array_equal(w0.grad.data, np.full((4, 8), 64.0))
+
+
 def test_constant_operands_are_freed_after_backward():
     # The dropout mask (activation-sized), the where() conditions, the log_softmax shift
     # and the input batch sit in node.next; backward swaps them for shape-only stand-ins.

@@ -87,12 +87,11 @@ class Linear(Primitive):
     (out,); nn.functional.linear composes the op for any other bias."""
 
     derivative = "d(x W^T + b)/dx = g W, d/dW = g^T x, d/db = g"
+    save_inputs = True
+    save_other = True   # x is kept only when W needs a gradient, W only when x does
 
     @staticmethod
     def forward(ctx, x, w, b):
-        need = ctx.needs_input_grad
-        if need:                        # recorded: keep only what the gradients use
-            ctx.save_for_backward(x if need[1] else None, w if need[0] else None)
         out = _matmul(x, w.T)
         if b is None:
             return out
@@ -106,15 +105,15 @@ class Linear(Primitive):
     def backward(ctx, g):
         # d(x W^T + b) = dx W^T + x dW^T + db: gx = g W, gW = g^T x summed over the
         # batch axes (flattened to one), gb = g (the engine sums it to b's shape).
+        # What save_other kept says which of x and W need a gradient (as Mul's rule).
         x, w = ctx.saved_tensors
-        nx, nw, nb = ctx.needs_input_grad
-        gx = g @ w if nx and w is not None else None
+        gx = g @ w if w is not None else None
         gw = None
-        if nw and x is not None:
+        if x is not None:
             g2 = g if g.ndim == 2 else reshape(g, (-1, g.shape[-1]))
             x2 = x if x.ndim == 2 else reshape(x, (-1, x.shape[-1]))
             gw = g2.T @ x2     # .T: an array's attribute in the array walk, no call
-        return gx, gw, (g if nb else None)
+        return gx, gw, (g if ctx.next[2] is not None else None)
 
 
 def matmul(a, b):

@@ -202,7 +202,8 @@ def _run(roots, grads, retain_graph, create_graph, inputs):
                 # A constant operand (the input batch, a dropout mask) gets no gradient;
                 # without retain_graph it becomes a shape-only stand-in (stand_in).
                 if not retain_graph:
-                    node[i] = stand_in(e, stand_ins)
+                    r = stand_ins.get(id(e))    # made already when a constant is reused
+                    node[i] = r if r is not None else stand_in(e, stand_ins)
                 continue
             if gi is None:
                 continue

@@ -11,7 +11,7 @@ import numpy as np
 
 from . import buffers, grad_mode
 from .anomaly import check_gradient
-from .function import _FREED, Node, stand_in
+from .function import _FREED, Node, release_constants, stand_in
 from .tensor import Tensor, _make
 
 
@@ -185,55 +185,60 @@ def _run(roots, grads, retain_graph, create_graph, inputs):
         if not retain_graph:    # free what the rule needed; the constants in the loop below
             node.saved = _FREED
             node.versions = None
-        if out.__class__ is not tuple:
-            out = (out,)
-        if len(out) != len(node):
-            raise RuntimeError(f"`{fn.name}`.backward returned {len(out)} gradients "
-                               f"for {len(node)} inputs")
-        if anomaly:
-            for i, gi in enumerate(out):
-                if gi is not None:
-                    check_gradient(node, i, gi)
-        i = -1
-        for e, gi in zip(node, out):      # the node is the list of its inputs' edges
-            i += 1
-            c = e.__class__
-            if c is _ndarray or (c is Tensor and not e.requires_grad):
-                # A constant operand (the input batch, a dropout mask) gets no gradient;
-                # without retain_graph it becomes a shape-only stand-in (stand_in).
-                if not retain_graph:
-                    r = stand_ins.get(id(e))    # made already when a constant is reused
-                    node[i] = r if r is not None else stand_in(e, stand_ins)
-                continue
-            if gi is None:
-                continue
-            if arrays and gi.__class__ is not _ndarray and not isinstance(gi, _generic):
-                gi = gi.data if isinstance(gi, Tensor) else _asarray(gi)
-            if c is Node:
-                if capture and e not in needed and e not in targets_node:
+        try:   # (zero-cost in CPython 3.11 unless something raises)
+            if out.__class__ is not tuple:
+                out = (out,)
+            if len(out) != len(node):
+                raise RuntimeError(f"`{fn.name}`.backward returned {len(out)} gradients "
+                                   f"for {len(node)} inputs")
+            if anomaly:
+                for i, gi in enumerate(out):
+                    if gi is not None:
+                        check_gradient(node, i, gi)
+            i = -1
+            for e, gi in zip(node, out):      # the node is the list of its inputs' edges
+                i += 1
+                c = e.__class__
+                if c is _ndarray or (c is Tensor and not e.requires_grad):
+                    # A constant operand (the input batch, a dropout mask) gets no gradient;
+                    # without retain_graph it becomes a shape-only stand-in (stand_in).
+                    if not retain_graph:
+                        r = stand_ins.get(id(e))    # made already when a constant is reused
+                        node[i] = r if r is not None else stand_in(e, stand_ins)
                     continue
-                if gi.shape != e.shape or (gi.dtype is not e.dtype and gi.dtype != e.dtype):
-                    gi = _fit(gi, e.shape, e.dtype, fn.name)
-                prev = pending.get(e)
-                if prev is None:
-                    pending[e] = gi
-                    heappush(frontier, (-e.seq, e))
-                elif e in summed:
-                    # A sum made here, not yet handed to anyone (hooks and retain_grad
-                    # see it when its node runs): add in place, no new buffer.
-                    np.add(prev, gi, out=prev)
-                else:
-                    s = prev + gi
-                    pending[e] = s
-                    if s.__class__ is _ndarray:     # not a Tensor, not a NumPy scalar
-                        summed.add(e)
-            elif isinstance(e, Tensor) and e.requires_grad:
-                if capture and id(e) not in targets_leaf:
+                if gi is None:
                     continue
-                ed = e.data
-                if gi.shape != ed.shape or (gi.dtype is not ed.dtype and gi.dtype != ed.dtype):
-                    gi = _fit(gi, ed.shape, ed.dtype, fn.name)
-                _add_leaf(leaves, e, gi)
+                if arrays and gi.__class__ is not _ndarray and not isinstance(gi, _generic):
+                    gi = gi.data if isinstance(gi, Tensor) else _asarray(gi)
+                if c is Node:
+                    if capture and e not in needed and e not in targets_node:
+                        continue
+                    if gi.shape != e.shape or (gi.dtype is not e.dtype and gi.dtype != e.dtype):
+                        gi = _fit(gi, e.shape, e.dtype, fn.name)
+                    prev = pending.get(e)
+                    if prev is None:
+                        pending[e] = gi
+                        heappush(frontier, (-e.seq, e))
+                    elif e in summed:
+                        # A sum made here, not yet handed to anyone (hooks and retain_grad
+                        # see it when its node runs): add in place, no new buffer.
+                        np.add(prev, gi, out=prev)
+                    else:
+                        s = prev + gi
+                        pending[e] = s
+                        if s.__class__ is _ndarray:     # not a Tensor, not a NumPy scalar
+                            summed.add(e)
+                elif isinstance(e, Tensor) and e.requires_grad:
+                    if capture and id(e) not in targets_leaf:
+                        continue
+                    ed = e.data
+                    if gi.shape != ed.shape or (gi.dtype is not ed.dtype and gi.dtype != ed.dtype):
+                        gi = _fit(gi, ed.shape, ed.dtype, fn.name)
+                    _add_leaf(leaves, e, gi)
+        except BaseException:
+            if not retain_graph:    # what the loop would have released
+                release_constants(node, stand_ins)
+            raise
 
     state.arrays = False        # leaf hooks are user code
     for leaf, g, owned in leaves.values():

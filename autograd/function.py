@@ -80,6 +80,15 @@ def stand_in(e, stand_ins=None):
     return r
 
 
+def release_constants(node, stand_ins=None):
+    """Swap ``node``'s constant operands for stand-ins. The backward walk does this in
+    its own loop over a node's edges; this is for when an error cuts that loop short."""
+    for i, e in enumerate(node):
+        c = e.__class__
+        if c is _ndarray or (c is Tensor and not e.requires_grad):
+            node[i] = stand_in(e, stand_ins)
+
+
 def _dead():
     """Stands for a weak reference whose target is gone."""
     return None
@@ -349,7 +358,9 @@ class Function:
             if cls.save_other:
                 a, b = args[0], args[1]
                 if not (isinstance(b, Tensor) and b.requires_grad):
-                    saved = (None, b)
+                    # (Neither factor needs a gradient when only linear's bias does.)
+                    saved = (None, b) if isinstance(a, Tensor) and a.requires_grad \
+                        else (None, None)
                 elif not (isinstance(a, Tensor) and a.requires_grad):
                     saved = (a, None)
                 elif len(args) > 2:

@@ -19,6 +19,26 @@ def test_anomaly_names_op_input_and_user_line():
     assert "test_anomaly.py" in msg and "ag.sqrt(x)" in msg
 
 
+def test_no_gradient_is_computed_for_an_input_that_needs_none():
+    # A Inf that only such an input's gradient would carry is no anomaly: bias-only
+    # training of a linear layer (frozen weight, constant input), and a product whose
+    # leaf stopped requiring grad after the op was recorded.
+    import nn.functional as F
+    x = ag.Tensor(np.ones((2, 3)))
+    w = ag.Tensor(np.full((4, 3), np.inf))
+    b = ag.Tensor(np.zeros(4), requires_grad=True)
+    a = ag.Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    c = ag.Tensor(np.array([np.inf, 1.0]), requires_grad=True)
+    with ag.detect_anomaly(), np.errstate(all="raise"):
+        F.linear(x, w, b).sum().backward()
+        y = (a * c).sum()
+        a.requires_grad = False
+        y.backward()
+    np.testing.assert_array_equal(b.grad.data, [2.0, 2.0, 2.0, 2.0])
+    np.testing.assert_array_equal(c.grad.data, [1.0, 2.0])
+    assert a.grad is None
+
+
 def test_anomaly_off_by_default_lets_nan_through():
     x = ag.tensor([0.0, 1.0], dtype=np.float64, requires_grad=True)
     assert not ag.is_anomaly_enabled()

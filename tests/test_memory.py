@@ -162,6 +162,36 @@ def test_linear_keeps_only_what_its_gradients_need(frozen):
         np.testing.assert_array_equal(w0.grad.data, np.full((4, 8), 64.0))
 
 
+@pytest.mark.parametrize("failure", ["gradient count", "anomaly"])
+def test_constant_operands_are_freed_when_backward_fails_after_a_rule(failure):
+    # The walk releases a node's constants in its loop over the node's edges; an error
+    # raised after the rule returned (a wrong number of gradients, an anomaly) must not
+    # leave them held by the graph.
+    class OneGradient(ag.Function):
+        @staticmethod
+        def forward(ctx, x, c):
+            return x * c
+
+        @staticmethod
+        def backward(ctx, g):
+            return g
+
+    x = ag.Tensor(np.ones(3), requires_grad=True)
+    c = ag.Tensor(np.array([1.0, 0.0, 2.0]))
+    with no_cycle_collector(), np.errstate(divide="ignore"):
+        if failure == "anomaly":
+            with ag.detect_anomaly():
+                y = (x / c).sum()
+        else:
+            y = OneGradient.apply(x, c).sum()
+        kept = weakref.ref(c)
+        del c
+        with ag.detect_anomaly() if failure == "anomaly" else contextlib.nullcontext():
+            with pytest.raises(RuntimeError):
+                y.backward()
+        assert kept() is None
+
+
 def test_constant_operands_are_freed_after_backward():
     # The dropout mask (activation-sized), the where() conditions, the log_softmax shift
     # and the input batch sit in node.next; backward swaps them for shape-only stand-ins.

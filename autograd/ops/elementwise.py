@@ -8,7 +8,7 @@ import numpy as np
 from scipy import special
 
 from .. import buffers
-from ..function import Primitive
+from ..function import Node, Primitive
 from ..grad_mode import _as_dtype
 from ..tensor import Tensor
 
@@ -102,11 +102,14 @@ class Mul(Primitive):
     @staticmethod
     def backward(ctx, g):                       # d(ab) = b da + a db
         a, b = ctx.saved_tensors
+        ea, eb = ctx     # the edges (the node is their list)
         # save_other kept an input only where its partner needed a gradient when this
-        # was recorded, so what was kept says which gradients to compute. (A partner
-        # that requires grad only by now gets none, as PyTorch; a leaf that no longer
-        # does is skipped by the engine.)
-        return (g * b if b is not None else None), (g * a if a is not None else None)
+        # was recorded (one that requires grad only by now gets none, as PyTorch), so
+        # what was kept says which gradients to compute: no needs_input_grad list. A
+        # leaf that no longer requires grad gets none either.
+        return (g * b if b is not None and (ea.__class__ is Node or ea.requires_grad)
+                else None), \
+            (g * a if a is not None and (eb.__class__ is Node or eb.requires_grad) else None)
 
 
 class Div(Primitive):

@@ -2,7 +2,8 @@
 import numpy as np
 
 from .. import buffers
-from ..function import Primitive
+from ..function import Node, Primitive
+from ..tensor import Tensor
 from .shape import expand_dims, reshape, squeeze, swapaxes
 
 
@@ -107,13 +108,15 @@ class Linear(Primitive):
         # batch axes (flattened to one), gb = g (the engine sums it to b's shape).
         # What save_other kept says which of x and W need a gradient (as Mul's rule).
         x, w = ctx.saved_tensors
-        gx = g @ w if w is not None else None
+        ex, ew, eb = ctx     # the edges (the node is their list)
+        gx = g @ w if w is not None and (ex.__class__ is Node or ex.requires_grad) else None
         gw = None
-        if x is not None:
+        if x is not None and (ew.__class__ is Node or ew.requires_grad):
             g2 = g if g.ndim == 2 else reshape(g, (-1, g.shape[-1]))
             x2 = x if x.ndim == 2 else reshape(x, (-1, x.shape[-1]))
             gw = g2.T @ x2     # .T: an array's attribute in the array walk, no call
-        return gx, gw, (g if ctx.next[2] is not None else None)
+        nb = eb.__class__ is Node or (isinstance(eb, Tensor) and eb.requires_grad)
+        return gx, gw, (g if nb else None)
 
 
 def matmul(a, b):

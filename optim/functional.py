@@ -81,9 +81,7 @@ def _accumulate(state, key, param, x, decay, scale=1.0, square=False, fill=0.0):
     """state[key] ← decay·state[key] + scale·x (x² with ``square``), the buffer starting
     at ``fill``; returns the new value. An exponential moving average is
     ``decay = β, scale = 1 − β``. Not recording, the buffer is updated in place."""
-    buf = state.get(key)
-    if buf is None:
-        buf = _buffer(state, key, param, fill)
+    buf = _buffer(state, key, param, fill)
     if _recording():
         if square:
             x = x * x
@@ -94,10 +92,8 @@ def _accumulate(state, key, param, x, decay, scale=1.0, square=False, fill=0.0):
     b, t = buf.data, _data(x)
     if square:
         t = _array(t * t)
-        if not _is_one(scale):
-            np.multiply(_data(scale), t, out=t)
-    elif not _is_one(scale):
-        t = np.multiply(_data(scale), t)    # no out=: even out=None costs call time
+    if not _is_one(scale):
+        t = np.multiply(_data(scale), t, out=t if square else None)
     if not _is_one(decay):
         np.multiply(_data(decay), b, out=b)
     np.add(b, t, out=b)

@@ -89,6 +89,12 @@ def release_constants(node, stand_ins=None):
             node[i] = stand_in(e, stand_ins)
 
 
+def needs_grad(edge):
+    """Does the input behind ``edge`` (an entry of a node) need a gradient: another op's
+    output, or a Tensor that requires grad (now, for a leaf)?"""
+    return edge.__class__ is Node or (isinstance(edge, Tensor) and edge.requires_grad)
+
+
 def _dead():
     """Stands for a weak reference whose target is gone."""
     return None
@@ -123,8 +129,7 @@ class Node(list):
     @property
     def needs_input_grad(self):
         """One bool per argument of ``apply``: does that input need a gradient?"""
-        return [e.__class__ is Node or (isinstance(e, Tensor) and e.requires_grad)
-                for e in self]
+        return [needs_grad(e) for e in self]
 
     @property
     def name(self):

@@ -8,7 +8,7 @@ import numpy as np
 from scipy import special
 
 from .. import buffers
-from ..function import Node, Primitive
+from ..function import Primitive, needs_grad
 from ..grad_mode import _as_dtype
 from ..tensor import Tensor
 
@@ -105,11 +105,11 @@ class Mul(Primitive):
         ea, eb = ctx     # the edges (the node is their list)
         # save_other kept an input only where its partner needed a gradient when this
         # was recorded (one that requires grad only by now gets none, as PyTorch), so
-        # what was kept says which gradients to compute: no needs_input_grad list. A
-        # leaf that no longer requires grad gets none either.
-        return (g * b if b is not None and (ea.__class__ is Node or ea.requires_grad)
-                else None), \
-            (g * a if a is not None and (eb.__class__ is Node or eb.requires_grad) else None)
+        # what was kept says which gradients to compute, with no needs_input_grad list;
+        # needs_grad still drops a leaf that no longer requires grad.
+        ga = g * b if b is not None and needs_grad(ea) else None
+        gb = g * a if a is not None and needs_grad(eb) else None
+        return ga, gb
 
 
 class Div(Primitive):

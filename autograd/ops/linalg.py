@@ -2,9 +2,8 @@
 import numpy as np
 
 from .. import buffers
-from ..function import Node, Primitive
-from ..tensor import Tensor
-from .shape import expand_dims, reshape, squeeze, swapaxes
+from ..function import Primitive, needs_grad
+from .shape import expand_dims, ndim_of, reshape, squeeze, swapaxes
 
 
 def _out(a, b):
@@ -31,10 +30,6 @@ def _out(a, b):
     return buffers.empty(shape, a.dtype)
 
 
-def _ndim(x):
-    return x.ndim if x.__class__ is np.ndarray else np.ndim(x)   # no wrapper for arrays
-
-
 def _matmul(a, b):
     # Without out= when NumPy allocates: even out=None costs the call time.
     out = _out(a, b)
@@ -47,7 +42,7 @@ class Matmul(Primitive):
 
     @staticmethod
     def forward(ctx, a, b):
-        if _ndim(a) == 0 or _ndim(b) == 0:
+        if ndim_of(a) == 0 or ndim_of(b) == 0:
             raise ValueError("matmul: both operands need at least one dimension "
                              f"(got shapes {np.shape(a)} and {np.shape(b)}); use * for scalars")
         return _matmul(a, b)
@@ -109,14 +104,13 @@ class Linear(Primitive):
         # What save_other kept says which of x and W need a gradient (as Mul's rule).
         x, w = ctx.saved_tensors
         ex, ew, eb = ctx     # the edges (the node is their list)
-        gx = g @ w if w is not None and (ex.__class__ is Node or ex.requires_grad) else None
+        gx = g @ w if w is not None and needs_grad(ex) else None
         gw = None
-        if x is not None and (ew.__class__ is Node or ew.requires_grad):
+        if x is not None and needs_grad(ew):
             g2 = g if g.ndim == 2 else reshape(g, (-1, g.shape[-1]))
             x2 = x if x.ndim == 2 else reshape(x, (-1, x.shape[-1]))
             gw = g2.T @ x2     # .T: an array's attribute in the array walk, no call
-        nb = eb.__class__ is Node or (isinstance(eb, Tensor) and eb.requires_grad)
-        return gx, gw, (g if nb else None)
+        return gx, gw, (g if needs_grad(eb) else None)
 
 
 def matmul(a, b):

@@ -9,7 +9,7 @@ from .. import buffers
 from ..function import Primitive
 from ..tensor import Tensor, _make
 from . import elementwise as ew
-from .shape import _broadcast_view, broadcast_to, moveaxis, reshape, sum_array
+from .shape import _broadcast_view, broadcast_to, moveaxis, ndim_of, reshape, sum_array
 
 
 def _axes(axis, ndim, op):
@@ -37,13 +37,9 @@ def _axes(axis, ndim, op):
     return tuple(sorted(out))
 
 
-def _ndim(x):
-    # np.ndim and np.shape are Python functions: an attribute read is several times
-    # cheaper, and these run on every reduction.
-    return x.data.ndim if isinstance(x, Tensor) else np.ndim(x)
-
-
 def _shape(x):
+    # np.shape is a Python function: an attribute read is several times cheaper (as
+    # shape.ndim_of), and this runs on every mean, max and min.
     return x.data.shape if isinstance(x, Tensor) else np.shape(x)
 
 
@@ -182,23 +178,23 @@ def _product_of_others(x, axes):
 
 
 def sum(x, axis=None, keepdims=False):  # noqa: A001
-    return Sum.apply(x, _axes(axis, _ndim(x), "sum"), keepdims)
+    return Sum.apply(x, _axes(axis, ndim_of(x), "sum"), keepdims)
 
 
 def max(x, axis=None, keepdims=False):  # noqa: A001
-    axes = _axes(axis, _ndim(x), "max")
+    axes = _axes(axis, ndim_of(x), "max")
     _check_nonempty(x, axes, "max")
     return Max.apply(x, axes, keepdims)
 
 
 def min(x, axis=None, keepdims=False):  # noqa: A001
-    axes = _axes(axis, _ndim(x), "min")
+    axes = _axes(axis, ndim_of(x), "min")
     _check_nonempty(x, axes, "min")
     return Min.apply(x, axes, keepdims)
 
 
 def prod(x, axis=None, keepdims=False):
-    return Prod.apply(x, _axes(axis, _ndim(x), "prod"), keepdims)
+    return Prod.apply(x, _axes(axis, ndim_of(x), "prod"), keepdims)
 
 
 def _check_nonempty(x, axes, op):
@@ -217,7 +213,7 @@ def _count(x, axes):
 
 def mean(x, axis=None, keepdims=False):
     """Arithmetic mean: sum(x) / n."""
-    axes = _axes(axis, _ndim(x), "mean")
+    axes = _axes(axis, ndim_of(x), "mean")
     n = _count(x, axes)
     if n == 0:
         raise ValueError(f"mean: mean of an empty selection (shape {np.shape(x)}, axis {axis})")
@@ -226,7 +222,7 @@ def mean(x, axis=None, keepdims=False):
 
 def var(x, axis=None, ddof=0, keepdims=False):
     """Variance: sum((x - mean(x))^2) / (n - ddof)."""
-    axes = _axes(axis, _ndim(x), "var")
+    axes = _axes(axis, ndim_of(x), "var")
     n = _count(x, axes)
     if n - ddof <= 0:
         raise ValueError(f"var: {n} elements with ddof={ddof} leave no degrees of freedom")
@@ -241,7 +237,7 @@ def std(x, axis=None, ddof=0, keepdims=False):
 
 def logsumexp(x, axis=None, keepdims=False):
     """log(sum(exp(x))), computed as m + log(sum(exp(x - m))) with m = max(x)."""
-    axes = _axes(axis, _ndim(x), "logsumexp")
+    axes = _axes(axis, ndim_of(x), "logsumexp")
     data = x.data if isinstance(x, Tensor) else np.asarray(x)
     # An empty axis has no max; shifting by 0 gives log(0) = -inf there.
     m = np.max(data, axis=axes, keepdims=True) if data.size else \

@@ -12,6 +12,7 @@ import numpy as np
 from . import buffers, grad_mode
 from .anomaly import check_gradient
 from .function import _FREED, Node, release_constants, stand_in
+from .ops.shape import sum_to, sum_to_array
 from .tensor import Tensor, _make
 
 
@@ -52,7 +53,6 @@ def _raise_freed(node):
 def _fit(g, shape, dtype, op):
     """Undo broadcasting and dtype promotion of a gradient, in one place for all ops."""
     if g.shape != shape:
-        from .ops.shape import sum_to, sum_to_array
         try:
             g = sum_to(g, shape) if isinstance(g, Tensor) else sum_to_array(g, shape)
         except ValueError:

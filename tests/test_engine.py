@@ -435,6 +435,40 @@ def test_backward_gradient_of_wrong_shape():
         (x * 2).backward(np.ones(3))
 
 
+@pytest.mark.parametrize("create_graph", [False, True])
+@pytest.mark.parametrize("returned", [(3,), (2, 2), (4, 3), (2, 1, 3)])
+def test_a_rule_returning_a_gradient_that_does_not_reduce_to_the_input_is_refused(
+        returned, create_graph):
+    class Bad(ag.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, g):
+            return ag.ones(*returned, dtype=np.float64)
+
+    x = leaf(np.ones((2, 3)))
+    with pytest.raises(RuntimeError, match=r"`bad` returned a gradient of shape .* for an "
+                                           r"input of shape \(2, 3\)"):
+        (Bad.apply(x) * 1.0).sum().backward(create_graph=create_graph)
+
+
+@pytest.mark.parametrize("shape,target", [((4, 3), (1, 3)), ((4, 3), (4, 1)), ((4, 3), (3,)),
+                                          ((4, 3), (1, 1)), ((4, 3), ()), ((2, 4, 3), (4, 1)),
+                                          ((2, 4, 3), (1, 1, 3)), ((2, 4, 3), (2, 4, 3))])
+def test_broadcast_gradients_are_summed_back_to_each_input(shape, target):
+    # the engine's reduction of a broadcast gradient, against NumPy's sums
+    g = np.arange(np.prod(shape), dtype=np.float64).reshape(shape)
+    x = leaf(np.zeros(target))
+    (x + np.zeros(shape)).backward(g)
+    lead = len(shape) - len(target)
+    want = g.sum(axis=tuple(range(lead))) if lead else g
+    want = want.sum(axis=tuple(i for i, s in enumerate(target) if s == 1 and want.shape[i] != 1),
+                    keepdims=True)
+    np.testing.assert_array_equal(x.grad.numpy(), want.reshape(target))
+
+
 def test_forward_returning_a_tuple_is_refused():
     class Two(ag.Function):
         @staticmethod

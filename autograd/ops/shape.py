@@ -173,13 +173,23 @@ def sum_array(x, axes, keepdims):
 
 def sum_to_array(x, shape):
     """``sum_to`` on a NumPy array, with nothing recorded (the engine's gradients)."""
-    lead = x.ndim - len(shape)
-    if lead > 0 and x.shape[lead:] == shape:    # leading axes only: a bias's gradient
+    xs = x.shape
+    lead = len(xs) - len(shape)
+    if lead > 0 and xs[lead:] == shape:     # leading axes only: a bias's gradient
         return sum_array(x, tuple(range(lead)), False)
-    _check_sum_to(x.shape, shape)
-    axes = tuple(range(lead)) + tuple(
-        lead + i for i, s in enumerate(shape) if s == 1 and x.shape[lead + i] != 1)
-    out = sum_array(x, axes, True) if axes else x
+    if lead < 0:
+        _raise_sum_to(xs, shape)
+    # The leading axes and the size-1 axes of ``shape`` that ``x`` broadcast, found and
+    # checked in one pass (this runs for every broadcast operand's gradient).
+    axes = list(range(lead))
+    i = lead
+    for s in shape:
+        if s != xs[i]:
+            if s != 1:
+                _raise_sum_to(xs, shape)
+            axes.append(i)
+        i += 1
+    out = sum_array(x, tuple(axes), True) if axes else x
     if lead:
         out = out.reshape(shape)
     return out
@@ -188,7 +198,11 @@ def sum_to_array(x, shape):
 def _check_sum_to(from_shape, shape):
     if len(shape) > len(from_shape) or any(s != 1 and s != xs for s, xs in
                                            zip(shape[::-1], from_shape[::-1])):
-        raise ValueError(f"sum_to: cannot reduce shape {from_shape} to {shape}")
+        _raise_sum_to(from_shape, shape)
+
+
+def _raise_sum_to(from_shape, shape):
+    raise ValueError(f"sum_to: cannot reduce shape {from_shape} to {shape}")
 
 
 # ---------------------------------------------------------------- indexing

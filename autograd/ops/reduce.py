@@ -68,13 +68,14 @@ class Sum(Primitive):
 
     @staticmethod
     def forward(ctx, x, axes, keepdims):
-        ctx.save_for_backward(x.shape)
         return sum_array(x, axes, keepdims)
 
     @staticmethod
     def backward(ctx, g):                       # each summed element gets g
-        (shape,) = ctx.saved_tensors
-        return _expand(g, shape, ctx.next[1]), None, None
+        # x's shape is its edge's: a node's output shape, or a leaf's own. (x is the one
+        # input that can need a gradient, so a recorded node's edge to it is one of
+        # those, never a constant: nothing to save for it.)
+        return _expand(g, ctx[0].shape, ctx[1]), None, None
 
 
 class _Extreme(Primitive):

@@ -33,7 +33,6 @@ class Reshape(Primitive):
 
     @staticmethod
     def forward(ctx, x, shape):
-        ctx.save_for_backward(x.shape)
         if x.__class__ is np.ndarray:
             if x.nbytes >= buffers.MIN_BYTES and not x.flags.c_contiguous:
                 return _reshape_large(x, shape)
@@ -42,8 +41,7 @@ class Reshape(Primitive):
 
     @staticmethod
     def backward(ctx, g):                       # reshape back
-        (shape,) = ctx.saved_tensors
-        return Reshape.apply(g, shape), None
+        return Reshape.apply(g, ctx[0].shape), None     # (see Sum.backward)
 
 
 def _reshape_large(x, shape):
@@ -258,13 +256,11 @@ class Getitem(Primitive):
 
     @staticmethod
     def forward(ctx, x, index):
-        ctx.save_for_backward(x.shape)
         return x[index]
 
     @staticmethod
     def backward(ctx, g):                       # scatter g back; repeats accumulate
-        (shape,) = ctx.saved_tensors
-        return IndexAdd.apply(g, shape, ctx.next[1]), None
+        return IndexAdd.apply(g, ctx[0].shape, ctx[1]), None    # (see Sum.backward)
 
 
 class BasicGetitem(Getitem):

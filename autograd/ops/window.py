@@ -59,14 +59,12 @@ class SlidingWindow(Primitive):
     @staticmethod
     def forward(ctx, x, kernel_size, stride, dilation):
         out = _geometry(x.shape, kernel_size, stride, dilation)
-        ctx.save_for_backward(x.shape)
         return _window_view(x, kernel_size, stride, dilation, out, writeable=False)
 
     @staticmethod
     def backward(ctx, g):
-        (shape,) = ctx.saved_tensors
-        _, k, s, dl = ctx.next
-        return WindowSum.apply(g, shape, k, s, dl), None, None, None
+        e, k, s, dl = ctx      # x's shape is its edge's (see reduce.Sum.backward)
+        return WindowSum.apply(g, e.shape, k, s, dl), None, None, None
 
 
 class WindowSum(Primitive):

@@ -363,6 +363,47 @@ def test_class_targets_refilled_before_backward_do_not_change_the_gradient(loss)
     np.testing.assert_array_equal(z.grad.data, expected)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("weight", [None, W3])
+@pytest.mark.parametrize("ignore_index,target", [
+    (-100, [2, 0, 1, 1]),       # nothing ignored (the targets' fast path)
+    (1, [2, 0, 0, 2]),          # an ignore_index in [0, C) that no target equals
+    (1, [2, 0, 1, 1]),          # two targets ignored
+    (-100, [[0, 2], [1, 1]]),   # spatial (N, C, d) input
+])
+def test_class_index_mean_is_the_weighted_mean_of_the_per_sample_losses(
+        dtype, weight, ignore_index, target):
+    # "mean" over the targets that count, value and gradient, the same with and
+    # without the shortcut taken when every target counts with weight 1.
+    target = np.array(target)
+    x = LOGITS.astype(dtype) if target.ndim == 1 else LOGITS_SP[:, :, :2, 0].astype(dtype)
+    for loss in ("cross_entropy", "nll_loss"):
+        fn = getattr(F, loss)
+
+        def mean(z):
+            return fn(z, target, weight=weight, ignore_index=ignore_index)
+
+        def by_hand(z):
+            per = fn(z, target, weight=weight, ignore_index=ignore_index, reduction="none")
+            w = np.ones(3) if weight is None else weight
+            wt = np.where(target == ignore_index, 0.0, w[np.where(target == ignore_index, 0,
+                                                                   target)])
+            return per.sum() / float(wt.astype(dtype).sum())
+
+        z1, z2 = leaf(x, dtype), leaf(x, dtype)
+        a, b = mean(z1), by_hand(z2)
+        a.backward()
+        b.backward()
+        assert a.dtype == dtype
+        np.testing.assert_allclose(a.item(), b.item(), rtol=1e-6 if dtype == np.float32 else 1e-14)
+        np.testing.assert_allclose(z1.grad.data, z2.grad.data,
+                                   rtol=1e-6 if dtype == np.float32 else 1e-14, atol=1e-7)
+        if weight is None and ignore_index == -100:
+            # the shortcut rounds exactly as Σ(−p)/n
+            assert a.item() == b.item()
+            np.testing.assert_array_equal(z1.grad.data, z2.grad.data)
+
+
 def test_cross_entropy_spatial_equals_flattened_rows():
     flat_z = np.moveaxis(LOGITS_SP, 1, -1).reshape(-1, 3)
     a = F.cross_entropy(const(LOGITS_SP), CLS_SP, weight=W3, label_smoothing=0.2).item()

@@ -110,7 +110,8 @@ def _check_labels(t, name, allowed=(-1.0, 1.0), what="target"):
 
 
 def _class_targets(target, expected_shape, n_classes, name, ignore_index=None):
-    """Integer class indices: (indices with ignored ones set to 0, valid mask)."""
+    """Integer class indices: (indices with ignored ones set to 0, valid mask). The mask
+    is None when every target counts (the common case, which then needs no mask)."""
     idx = np.asarray(target.data if isinstance(target, Tensor) else target)
     if idx.dtype.kind not in "iu":
         raise TypeError(f"{name}: class-index targets must be integers, got dtype "
@@ -119,11 +120,15 @@ def _class_targets(target, expected_shape, n_classes, name, ignore_index=None):
         raise ValueError(f"{name}: target shape {idx.shape} does not match the expected "
                          f"shape {tuple(expected_shape)} (the input's shape without the "
                          f"class axis)")
+    if idx.size:
+        lo, hi = idx.min(), idx.max()
+        if lo >= 0 and hi < n_classes and (ignore_index is None or not lo <= ignore_index <= hi
+                                           or (idx != ignore_index).all()):
+            # The common case, in fewer passes. A copy, as np.where makes below: the
+            # graph keeps the indices, and the caller may refill its target array
+            # before backward.
+            return idx.copy(), None
     valid = np.ones(idx.shape, bool) if ignore_index is None else idx != ignore_index
-    if idx.size and valid.all() and idx.min() >= 0 and idx.max() < n_classes:
-        # The common case, in fewer passes. A copy, as np.where makes below: the graph
-        # keeps the indices, and the caller may refill its target array before backward.
-        return idx.copy(), valid
     bad = valid & ((idx < 0) | (idx >= n_classes))
     if bad.any():
         ignored = "" if ignore_index is None else f" or ignore_index={ignore_index}"
@@ -354,6 +359,11 @@ def hinge_loss(input, target, reduction="mean"):
 def _nll_terms(logp, idx, valid, w, cdim):
     """Per-element −w[y]·logp[y] (0 where ignored) and the weights w[y] (0 where ignored)."""
     picked = _pick(logp, idx, cdim)
+    if valid is None:       # every target counts
+        if w is None:
+            return -picked, None
+        wt = w[idx]
+        return -(wt * picked), wt
     if w is None:
         wt = valid.astype(logp.dtype)
         per = -picked if valid.all() else ag.where(valid, -picked, 0.0)
@@ -363,7 +373,21 @@ def _nll_terms(logp, idx, valid, w, cdim):
     return per, wt
 
 
+def _mean_nll(logp, idx, valid, w, cdim, name, ignore_index, shape):
+    """The "mean" of −w[y]·logp[y] over the targets that count (nll_loss, cross_entropy)."""
+    if valid is None and w is None:
+        # Every target counts, each with weight 1: the mean over the samples. Σ(−p)/n is
+        # computed as Σp/(−n), which rounds the same (negation is exact): one op fewer,
+        # forward and backward.
+        picked = _pick(logp, idx, cdim)
+        return ag.sum(picked) / -float(picked.size)
+    per, wt = _nll_terms(logp, idx, valid, w, cdim)
+    return _mean_over_weights(per, wt, valid, name, ignore_index, shape)
+
+
 def _mean_over_weights(per, wt, valid, name, ignore_index, shape):
+    if valid is None:       # every target counts (_class_targets): none is empty
+        return ag.sum(per) / (per.size if wt is None else ag.sum(wt))
     if valid.size == 0:
         raise _empty_mean(name, shape)
     if not valid.any():
@@ -389,9 +413,9 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
     w = _class_weight(weight, n_classes, input, name)
     idx, valid = _class_targets(target, _without(input.shape, cdim), n_classes, name,
                                 ignore_index)
-    per, wt = _nll_terms(input, idx, valid, w, cdim)
     if reduction == "mean":
-        return _mean_over_weights(per, wt, valid, name, ignore_index, input.shape)
+        return _mean_nll(input, idx, valid, w, cdim, name, ignore_index, input.shape)
+    per, _ = _nll_terms(input, idx, valid, w, cdim)
     return _reduce(per, reduction, name, input.shape)
 
 
@@ -432,10 +456,14 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
 
     idx, valid = _class_targets(target, _without(input.shape, cdim), n_classes, name,
                                 ignore_index)
+    if label_smoothing == 0 and reduction == "mean":
+        return _mean_nll(logp, idx, valid, w, cdim, name, ignore_index, input.shape)
     per, wt = _nll_terms(logp, idx, valid, w, cdim)
     if label_smoothing > 0:
         lw = logp if w_b is None else logp * w_b
-        smooth = ag.where(valid, -ag.sum(lw, axis=cdim), 0.0)
+        smooth = -ag.sum(lw, axis=cdim)
+        if valid is not None:
+            smooth = ag.where(valid, smooth, 0.0)
         per = (1.0 - label_smoothing) * per + (label_smoothing / n_classes) * smooth
     if reduction == "mean":
         return _mean_over_weights(per, wt, valid, name, ignore_index, input.shape)

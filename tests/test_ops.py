@@ -109,6 +109,31 @@ def test_count_true_is_numpys_sum(shape, axes):
     np.testing.assert_array_equal(got, want)
 
 
+@pytest.mark.parametrize("shape", [(4, 5), (40, 60), (3, 2, 1000)])   # filled / view
+@pytest.mark.parametrize("axis,keepdims", [(None, False), (1, False), (1, True),
+                                           ((0, 1), True), (-1, False)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sum_and_mean_spread_their_gradient_over_the_summed_axes(shape, axis, keepdims,
+                                                                  dtype):
+    # The gradient of a reduction is the output's gradient repeated along the reduced
+    # axes: a new small array, or a zero-stride view of a large one (reduce._expand).
+    rng = np.random.default_rng(1)
+    x = ag.Tensor(rng.random(shape).astype(dtype), requires_grad=True)
+    for op, scale in ((ag.sum, 1.0), (ag.mean, None)):
+        x.grad = None
+        out = op(x, axis=axis, keepdims=keepdims)
+        g = rng.random(out.shape).astype(dtype)
+        out.backward(g)
+        axes = tuple(range(len(shape))) if axis is None else \
+            tuple(a % len(shape) for a in np.atleast_1d(axis))
+        n = np.prod([shape[a] for a in axes])
+        want = np.broadcast_to(np.expand_dims(g, axes) if not keepdims else g, shape)
+        want = want * (1.0 if scale else np.asarray(1.0 / n, dtype))
+        assert x.grad.dtype == dtype and x.grad.shape == shape
+        np.testing.assert_allclose(x.grad.data, want, rtol=1e-6)
+        x.grad.data[...] = 0.0      # the leaf owns a writeable gradient
+
+
 def test_reductions_honour_array_subclasses():
     # Plain arrays go to the ufuncs' reduce for speed; a masked array keeps its own
     # sum and max (as np.sum and np.max give).

@@ -47,6 +47,9 @@ def _keepdims_shape(shape, axes):
     return tuple(1 if i in axes else s for i, s in enumerate(shape))
 
 
+_FILL_BELOW = 2048     # elements; see _expand
+
+
 def _expand(g, x_shape, axes):
     """A reduced gradient back to the input's shape (the adjoint of a reduction)."""
     if g.__class__ is np.ndarray or isinstance(g, np.generic):
@@ -55,6 +58,12 @@ def _expand(g, x_shape, axes):
         if g.ndim:
             g = g.reshape(_keepdims_shape(x_shape, axes))
         if g.shape != x_shape:
+            if math.prod(x_shape) <= _FILL_BELOW:
+                # Small: a new array filled by NumPy costs a third of building the
+                # zero-stride view in Python.
+                out = np.empty(x_shape, g.dtype)
+                out[...] = g
+                return out
             g = _broadcast_view(g, x_shape)
         # A large one as a Tensor, as apply returns it (see Function.apply).
         return g if g.nbytes < buffers.MIN_BYTES else _make(g, None)

@@ -141,6 +141,16 @@ class Node(list):
     @property
     def saved_tensors(self):
         saved = self.saved
+        versions = self.versions
+        if versions.__class__ is int and saved is not _FREED:
+            # One factor kept alone (_kept_alone), at version 0 then.
+            if isinstance(saved, Tensor):
+                vc = saved._vc
+                if vc and vc[0]:
+                    self._raise_modified(saved, 0, vc[0])
+                if _state.arrays:
+                    saved = _plain(saved)
+            return (None, saved) if versions else (saved, None)
         if not saved:
             return ()
         if saved is _FREED:
@@ -157,7 +167,6 @@ class Node(list):
                 d = self._checked(saved)
                 return (d if d.ndim else d[()],)
             return (self._output(saved),)
-        versions = self.versions
         if versions is None and self.fn.save_inputs:
             # The common case: the call's own arguments, none modified since (one pass
             # checks that and, for an array rule, takes the arrays: _plain inlined).
@@ -363,19 +372,27 @@ class Function:
             if cls.save_other:
                 a, b = args[0], args[1]
                 if not (isinstance(b, Tensor) and b.requires_grad):
-                    # (Neither factor needs a gradient when only linear's bias does.)
-                    saved = (None, b) if isinstance(a, Tensor) and a.requires_grad \
-                        else (None, None)
+                    if isinstance(a, Tensor) and a.requires_grad:
+                        if not _kept_alone(ctx, b, 1):
+                            saved = (None, b)
+                        else:
+                            saved = None
+                    else:   # only linear's bias needs a gradient
+                        saved = (None, None)
                 elif not (isinstance(a, Tensor) and a.requires_grad):
-                    saved = (a, None)
+                    if not _kept_alone(ctx, a, 0):
+                        saved = (a, None)
+                    else:
+                        saved = None
                 elif len(args) > 2:
                     saved = (a, b)
-            ctx.saved = saved
-            ctx.versions = None
-            for a in saved:
-                if isinstance(a, Tensor) and a._vc and a._vc[0]:
-                    ctx.versions = _versions(saved)
-                    break
+            if saved is not None:
+                ctx.saved = saved
+                ctx.versions = None
+                for a in saved:
+                    if isinstance(a, Tensor) and a._vc and a._vc[0]:
+                        ctx.versions = _versions(saved)
+                        break
         elif cls.save_output:
             ctx.saved = _save_output(t)     # no tuple around it: one object less
             ctx.versions = None
@@ -435,6 +452,19 @@ def _share_version(src, out):
         if src._vc is None:
             src._vc = [0]
         out._vc = src._vc
+
+
+def _kept_alone(ctx, value, i):
+    """save_other keeps one factor, ``value`` (argument ``i``): saved as itself, with
+    ``versions`` the int ``i`` instead of a list, and no tuple around it (the deep
+    chain's ``y * c`` then leaves one object fewer per op for the memory and the
+    cycle collector). Declines (False) for a Tensor not at version 0, which needs
+    its version kept."""
+    if isinstance(value, Tensor) and value._vc and value._vc[0]:
+        return False
+    ctx.saved = value
+    ctx.versions = i
+    return True
 
 
 def _save_output(t):

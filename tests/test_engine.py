@@ -802,6 +802,51 @@ def test_array_walk_checks_saved_versions():
         (z + w).sum().backward()
 
 
+@pytest.mark.parametrize("kind", ["mul", "rmul", "linear_input", "linear_weight"])
+def test_a_product_with_one_constant_factor_checks_and_uses_it(kind):
+    # A product whose other factor needs no gradient keeps that factor alone (no tuple;
+    # function._kept_alone): its gradient, retain_graph, double backward, and the
+    # version check when the kept factor is modified in place, or was already.
+    import nn.functional as F
+    x = ag.tensor([[1.0, -2.0], [3.0, 0.5]], dtype=np.float64, requires_grad=True)
+    c = ag.tensor([[2.0, 3.0], [-1.0, 4.0]], dtype=np.float64)
+    ops = {"mul": lambda x, c: x * c, "rmul": lambda x, c: c * x,
+           "linear_input": lambda x, c: F.linear(c, x),
+           "linear_weight": lambda x, c: F.linear(x, c)}
+    f = ops[kind]
+    want = {"mul": c.data, "rmul": c.data, "linear_input": np.ones((2, 2)) @ c.data,
+            "linear_weight": np.ones((2, 2)) @ c.data}[kind]
+    y = f(x, c)
+    y.sum().backward(retain_graph=True)
+    np.testing.assert_array_equal(x.grad.data, want)
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.data, 2 * want)
+    (gx,) = ag.grad([f(x, c).sum()], [x], create_graph=True)
+    np.testing.assert_array_equal(gx.data, want)
+
+    y = f(x, c)
+    with ag.no_grad():
+        c += 1.0
+    with pytest.raises(RuntimeError, match=r"`(mul|linear)`.*modified in place"):
+        y.sum().backward()
+    y = f(x, c)     # c is at version 1 now: kept with its version
+    np.testing.assert_array_equal(ag.grad([y.sum()], [x], retain_graph=True)[0].data,
+                                  {"mul": c.data, "rmul": c.data}.get(kind, np.ones((2, 2)) @ c.data))
+    c += 1.0
+    with pytest.raises(RuntimeError, match="modified in place"):
+        y.sum().backward()
+
+
+@pytest.mark.parametrize("factor", [0.0, 0, np.float32(0.0), np.zeros(2), False])
+def test_a_product_with_a_zero_constant_has_a_zero_gradient(factor):
+    x = ag.tensor([1.0, 2.0], dtype=np.float64, requires_grad=True)
+    (x * factor).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [0.0, 0.0])
+    x.grad = None
+    (factor * x).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [0.0, 0.0])
+
+
 def test_a_constant_used_by_many_ops_gets_one_stand_in_and_is_freed():
     from autograd.function import _Released
     x = ag.tensor([1.0, 2.0], requires_grad=True)

@@ -36,13 +36,15 @@ def _pair(v, name, op):
 def linear(input, weight, bias=None):
     """y = x W^T + b, with weight (out_features, in_features) and bias (out_features,)."""
     x = _tensor(input)
-    if weight.ndim != 2 or not x.shape or x.shape[-1] != weight.shape[1]:
-        if not x.shape:
+    # The arrays' shapes, read once (Tensor.shape is a property: this runs per layer call)
+    xs, ws = x.data.shape, weight.data.shape
+    if len(ws) != 2 or not xs or xs[-1] != ws[1]:
+        if not xs:
             raise ValueError(f"linear: input must have at least 1 dimension (..., "
-                             f"{weight.shape[-1]}), got a 0-d tensor (shape ())")
-        raise ValueError(f"linear: input of shape {x.shape} does not match weight of shape "
-                         f"{weight.shape} (expected input (..., {weight.shape[-1]}))")
-    if bias is None or (isinstance(bias, Tensor) and bias.shape == (weight.shape[0],)):
+                             f"{ws[-1]}), got a 0-d tensor (shape ())")
+        raise ValueError(f"linear: input of shape {xs} does not match weight of shape "
+                         f"{ws} (expected input (..., {ws[-1]}))")
+    if bias is None or (isinstance(bias, Tensor) and bias.data.shape == ws[:1]):
         return _linalg.Linear.apply(x, weight, bias)
     return x @ weight.T + bias      # a bias that broadcasts otherwise: composed
 

@@ -28,6 +28,7 @@ import threading
 import numpy as np
 
 import autograd as ag
+from autograd.tensor import _make
 
 __all__ = ["sgd", "momentum", "adagrad", "rmsprop", "adadelta", "adam", "adamw", "nadam",
            "lamb"]
@@ -92,8 +93,10 @@ def _accumulate(state, key, param, x, decay, scale=1.0, square=False, fill=0.0):
     b, t = buf.data, _data(x)
     if square:
         t = _array(t * t)
-    if not _is_one(scale):
-        t = np.multiply(_data(scale), t, out=t if square else None)
+        if not _is_one(scale):
+            np.multiply(_data(scale), t, out=t)
+    elif not _is_one(scale):
+        t = np.multiply(_data(scale), t)    # (no out=None: it slows the call)
     if not _is_one(decay):
         np.multiply(_data(decay), b, out=b)
     np.add(b, t, out=b)
@@ -123,7 +126,7 @@ def _div_root(x, sq, eps):
     d = _array(np.sqrt(_data(sq)))
     np.add(d, _data(eps), out=d)
     np.divide(_data(x), d, out=d)
-    return ag.Tensor(d)
+    return _make(d, None)       # a new array: Tensor()'s checks are not needed
 
 
 def _descend(param, lr, d):

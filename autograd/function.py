@@ -143,7 +143,7 @@ class Node(list):
         saved = self.saved
         versions = self.versions
         if versions.__class__ is int and saved is not _FREED:
-            # One factor kept alone (_kept_alone), at version 0 then.
+            # One factor kept alone by save_other (see apply), at version 0 then.
             if isinstance(saved, Tensor):
                 vc = saved._vc
                 if vc and vc[0]:
@@ -371,21 +371,29 @@ class Function:
             saved = args                # the call's own tuple: nothing to map or allocate
             if cls.save_other:
                 a, b = args[0], args[1]
+                keep = -1       # the one factor to keep, if only one is needed
                 if not (isinstance(b, Tensor) and b.requires_grad):
                     if isinstance(a, Tensor) and a.requires_grad:
-                        if not _kept_alone(ctx, b, 1):
-                            saved = (None, b)
-                        else:
-                            saved = None
+                        keep = 1
                     else:   # only linear's bias needs a gradient
                         saved = (None, None)
                 elif not (isinstance(a, Tensor) and a.requires_grad):
-                    if not _kept_alone(ctx, a, 0):
-                        saved = (a, None)
-                    else:
-                        saved = None
+                    keep = 0
                 elif len(args) > 2:
                     saved = (a, b)
+                if keep >= 0:
+                    kept = args[keep]
+                    if isinstance(kept, Tensor) and kept._vc and kept._vc[0]:
+                        # modified in place before: its version is kept, in the list
+                        saved = (None, kept) if keep else (kept, None)
+                    else:
+                        # Kept alone: the factor is the node's saved value itself and
+                        # versions says which one, with no tuple around it (the deep
+                        # chain's y * c leaves one object fewer per op for the memory
+                        # and the cycle collector). Node.saved_tensors reads it back.
+                        ctx.saved = kept
+                        ctx.versions = keep
+                        saved = None
             if saved is not None:
                 ctx.saved = saved
                 ctx.versions = None
@@ -452,19 +460,6 @@ def _share_version(src, out):
         if src._vc is None:
             src._vc = [0]
         out._vc = src._vc
-
-
-def _kept_alone(ctx, value, i):
-    """save_other keeps one factor, ``value`` (argument ``i``): saved as itself, with
-    ``versions`` the int ``i`` instead of a list, and no tuple around it (the deep
-    chain's ``y * c`` then leaves one object fewer per op for the memory and the
-    cycle collector). Declines (False) for a Tensor not at version 0, which needs
-    its version kept."""
-    if isinstance(value, Tensor) and value._vc and value._vc[0]:
-        return False
-    ctx.saved = value
-    ctx.versions = i
-    return True
 
 
 def _save_output(t):

@@ -805,7 +805,7 @@ def test_array_walk_checks_saved_versions():
 @pytest.mark.parametrize("kind", ["mul", "rmul", "linear_input", "linear_weight"])
 def test_a_product_with_one_constant_factor_checks_and_uses_it(kind):
     # A product whose other factor needs no gradient keeps that factor alone (no tuple;
-    # function._kept_alone): its gradient, retain_graph, double backward, and the
+    # Function.apply): its gradient, retain_graph, double backward, and the
     # version check when the kept factor is modified in place, or was already.
     import nn.functional as F
     x = ag.tensor([[1.0, -2.0], [3.0, 0.5]], dtype=np.float64, requires_grad=True)

@@ -337,6 +337,7 @@ class Function:
         ctx.fn = cls
         ctx.seq = _next_seq()   # after its inputs' nodes: the backward order
         ctx.saved = ()
+        ctx.versions = None     # (saved_tensors reads it first, also when nothing is saved)
         ctx.hooks = ctx.retain = None   # slots, not class defaults: read on every backward
         if not _ALL_DEFAULT[0] and _state.anomaly:
             ctx.created_at = creation_site()
@@ -396,14 +397,12 @@ class Function:
                         saved = None
             if saved is not None:
                 ctx.saved = saved
-                ctx.versions = None
                 for a in saved:
                     if isinstance(a, Tensor) and a._vc and a._vc[0]:
                         ctx.versions = _versions(saved)
                         break
         elif cls.save_output:
             ctx.saved = _save_output(t)     # no tuple around it: one object less
-            ctx.versions = None
         elif ctx.saved:
             _resolve_saved(ctx, args, arrays, raw, t)
         if cls.returns_view:

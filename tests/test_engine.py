@@ -837,6 +837,36 @@ def test_a_product_with_one_constant_factor_checks_and_uses_it(kind):
         y.sum().backward()
 
 
+def test_saved_tensors_of_a_node_that_saved_nothing_is_empty():
+    class NoSave(ag.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, g):
+            assert tuple(ctx.saved_tensors) == ()
+            return g * 2
+
+    x = ag.tensor([1.0, 2.0], requires_grad=True)
+    NoSave.apply(x).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [2.0, 2.0])
+    for y in (x + 1, -x, x.sum(), x.reshape(2, 1), x[0]):
+        assert tuple(y.grad_fn.saved_tensors) == ()
+
+
+def test_a_gradient_reaching_two_inputs_is_read_only():
+    # (x + y).sum() hands the same gradient to x and y: writing into one must not
+    # change the other silently, for a small gradient as for a large one.
+    for n in (6, 5000):
+        x = ag.Tensor(np.ones(n), requires_grad=True)
+        y = ag.Tensor(np.ones(n), requires_grad=True)
+        gx, gy = ag.grad([(x + y).sum()], [x, y])
+        with pytest.raises(ValueError, match="read-only"):
+            gx.data[0] = 5.0
+        assert gy.data[0] == 1.0
+
+
 @pytest.mark.parametrize("factor", [0.0, 0, np.float32(0.0), np.zeros(2), False])
 def test_a_product_with_a_zero_constant_has_a_zero_gradient(factor):
     x = ag.tensor([1.0, 2.0], dtype=np.float64, requires_grad=True)

@@ -404,6 +404,12 @@ def test_class_index_mean_is_the_weighted_mean_of_the_per_sample_losses(
             np.testing.assert_array_equal(z1.grad.data, z2.grad.data)
 
 
+def test_an_ignore_index_that_is_not_a_number_is_refused():
+    for loss in (F.cross_entropy, F.nll_loss):
+        with pytest.raises(TypeError, match="ignore_index must be an integer"):
+            loss(leaf(LOGITS), CLS, ignore_index="a")
+
+
 def test_cross_entropy_spatial_equals_flattened_rows():
     flat_z = np.moveaxis(LOGITS_SP, 1, -1).reshape(-1, 3)
     a = F.cross_entropy(const(LOGITS_SP), CLS_SP, weight=W3, label_smoothing=0.2).item()

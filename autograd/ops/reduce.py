@@ -59,10 +59,12 @@ def _expand(g, x_shape, axes):
             g = g.reshape(_keepdims_shape(x_shape, axes))
         if g.shape != x_shape:
             if math.prod(x_shape) <= _FILL_BELOW:
-                # Small: a new array filled by NumPy costs a third of building the
-                # zero-stride view in Python.
+                # Small: a new array filled by NumPy costs half as much as building
+                # the zero-stride view in Python. Read-only as the view is: the same
+                # gradient may reach several inputs (x + y).
                 out = np.empty(x_shape, g.dtype)
                 out[...] = g
+                out.setflags(write=False)
                 return out
             g = _broadcast_view(g, x_shape)
         # A large one as a Tensor, as apply returns it (see Function.apply).

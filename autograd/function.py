@@ -142,8 +142,9 @@ class Node(list):
     def saved_tensors(self):
         saved = self.saved
         versions = self.versions
-        if versions.__class__ is int and saved is not _FREED:
-            # One factor kept alone by save_other (see apply), at version 0 then.
+        if versions.__class__ is int:
+            # One factor kept alone by save_other (see apply), at version 0 then. (The
+            # walk's release resets versions to None with saved to _FREED.)
             if isinstance(saved, Tensor):
                 vc = saved._vc
                 if vc and vc[0]:

@@ -196,8 +196,9 @@ def _run(roots, grads, retain_graph, create_graph, inputs):
                     if gi is not None:
                         check_gradient(node, i, gi)
             i = -1
-            for e, gi in zip(node, out):      # the node is the list of its inputs' edges
+            for e in node:      # the node is the list of its inputs' edges
                 i += 1
+                gi = out[i]     # (not zip(node, out): a zip object per node costs more)
                 c = e.__class__
                 if c is _ndarray or (c is Tensor and not e.requires_grad):
                     # A constant operand (the input batch, a dropout mask) gets no gradient;

@@ -310,21 +310,33 @@ class Function:
             nxt.append(a)
         if record and not _ALL_DEFAULT[0] and not _state.enabled:
             record = False
+        if record:
+            ctx = nxt
+            ctx.fn = cls
+            ctx.seq = next(_seqs)   # after its inputs' nodes: the backward order
+            ctx.saved = ()
+            ctx.versions = None     # (saved_tensors reads it first, also when nothing is saved)
+            ctx.hooks = ctx.retain = None   # slots, not class defaults: read on every backward
+            if not _ALL_DEFAULT[0] and _state.anomaly:
+                ctx.created_at = creation_site()
+        else:
+            ctx = _NO_GRAD_CTX
+        try:
+            # Up to three arguments passed one by one: `*arrays` builds a tuple and takes
+            # CPython's slower call path, about 35 ns of a 2 µs op.
+            n = len(arrays)
+            if n == 2:
+                raw = cls.forward(ctx, arrays[0], arrays[1])
+            elif n == 1:
+                raw = cls.forward(ctx, arrays[0])
+            elif n == 3:
+                raw = cls.forward(ctx, arrays[0], arrays[1], arrays[2])
+            else:
+                raw = cls.forward(ctx, *arrays)
+        except (ValueError, TypeError, IndexError) as e:
+            _reraise(cls, args, e)
         if not record:
-            try:
-                # (Up to three arguments passed one by one: `*arrays` builds a tuple and
-                # takes CPython's slower call path, about 35 ns of a 2 µs op.)
-                n = len(arrays)
-                if n == 2:
-                    out = cls.forward(_NO_GRAD_CTX, arrays[0], arrays[1])
-                elif n == 1:
-                    out = cls.forward(_NO_GRAD_CTX, arrays[0])
-                elif n == 3:
-                    out = cls.forward(_NO_GRAD_CTX, arrays[0], arrays[1], arrays[2])
-                else:
-                    out = cls.forward(_NO_GRAD_CTX, *arrays)
-            except (ValueError, TypeError, IndexError) as e:
-                _reraise(cls, args, e)
+            out = raw
             if not tensors and _state.arrays:   # inside an array rule: arrays in and out,
                 if out.__class__ is not _ndarray or out.nbytes < _LARGE:
                     return out
@@ -344,26 +356,6 @@ class Function:
                 _share_version(args[0], t)
             return t
 
-        ctx = nxt
-        ctx.fn = cls
-        ctx.seq = next(_seqs)   # after its inputs' nodes: the backward order
-        ctx.saved = ()
-        ctx.versions = None     # (saved_tensors reads it first, also when nothing is saved)
-        ctx.hooks = ctx.retain = None   # slots, not class defaults: read on every backward
-        if not _ALL_DEFAULT[0] and _state.anomaly:
-            ctx.created_at = creation_site()
-        try:
-            n = len(arrays)     # (as above)
-            if n == 2:
-                raw = cls.forward(ctx, arrays[0], arrays[1])
-            elif n == 1:
-                raw = cls.forward(ctx, arrays[0])
-            elif n == 3:
-                raw = cls.forward(ctx, arrays[0], arrays[1], arrays[2])
-            else:
-                raw = cls.forward(ctx, *arrays)
-        except (ValueError, TypeError, IndexError) as e:
-            _reraise(cls, args, e)
         out = raw
         if out.__class__ is not _ndarray:
             out = _asarray(out) if isinstance(out, _generic) else _as_array(out, cls)

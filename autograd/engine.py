@@ -209,12 +209,23 @@ def _run(roots, grads, retain_graph, create_graph, inputs):
                     continue
                 if gi is None:
                     continue
-                if arrays and gi.__class__ is not _ndarray and not isinstance(gi, _generic):
-                    gi = gi.data if isinstance(gi, Tensor) else _asarray(gi)
+                gc = gi.__class__
+                if gc is _ndarray:
+                    gshape, gdtype = gi.shape, gi.dtype
+                else:
+                    # A 0-d gradient of the walk is a NumPy float scalar, whose .dtype
+                    # NumPy builds on each read: its dtype is looked up by type instead.
+                    gdtype = _SCALAR_DTYPES.get(gc)
+                    if gdtype is not None:
+                        gshape = ()
+                    else:
+                        if arrays and not isinstance(gi, _generic):
+                            gi = gi.data if isinstance(gi, Tensor) else _asarray(gi)
+                        gshape, gdtype = gi.shape, gi.dtype
                 if c is Node:
                     if capture and e not in needed and e not in targets_node:
                         continue
-                    if gi.shape != e.shape or (gi.dtype is not e.dtype and gi.dtype != e.dtype):
+                    if gshape != e.shape or (gdtype is not e.dtype and gdtype != e.dtype):
                         gi = _fit(gi, e.shape, e.dtype, fn.name)
                     prev = pending.get(e)
                     if prev is None:
@@ -233,7 +244,7 @@ def _run(roots, grads, retain_graph, create_graph, inputs):
                     if capture and id(e) not in targets_leaf:
                         continue
                     ed = e.data
-                    if gi.shape != ed.shape or (gi.dtype is not ed.dtype and gi.dtype != ed.dtype):
+                    if gshape != ed.shape or (gdtype is not ed.dtype and gdtype != ed.dtype):
                         gi = _fit(gi, ed.shape, ed.dtype, fn.name)
                     _add_leaf(leaves, e, gi)
         except BaseException:
@@ -267,6 +278,7 @@ def _run(roots, grads, retain_graph, create_graph, inputs):
 
 _ndarray = np.ndarray
 _generic = np.generic
+_SCALAR_DTYPES = {t: np.dtype(t) for t in (np.float16, np.float32, np.float64, np.longdouble)}
 _asarray = np.asarray
 _LARGE = buffers.MIN_BYTES
 

@@ -35,6 +35,12 @@ __all__ = ["sgd", "momentum", "adagrad", "rmsprop", "adadelta", "adam", "adamw",
 
 
 # ---------------------------------------------------------------- building blocks
+# NumPy's ufuncs for the in-place updates, bound once: CPython 3.11 does not specialize
+# attribute loads on NumPy's module (it defines __getattr__), ~15 ns per `np.<name>`.
+_np_add, _np_subtract, _np_multiply, _np_divide, _np_sqrt, _np_maximum = (
+    np.add, np.subtract, np.multiply, np.divide, np.sqrt, np.maximum)
+
+
 class _Target(threading.local):
     # The parameter that Optimizer.step overwrites with the rule's result (set around
     # the call; None otherwise). A rule run without recording may write its update
@@ -94,12 +100,12 @@ def _accumulate(state, key, param, x, decay, scale=1.0, square=False, fill=0.0):
     if square:
         t = _array(t * t)
         if not _is_one(scale):
-            np.multiply(_data(scale), t, out=t)
+            _np_multiply(_data(scale), t, out=t)
     elif not _is_one(scale):
-        t = np.multiply(_data(scale), t)    # (no out=None: it slows the call)
+        t = _np_multiply(_data(scale), t)    # (no out=None: it slows the call)
     if not _is_one(decay):
-        np.multiply(_data(decay), b, out=b)
-    np.add(b, t, out=b)
+        _np_multiply(_data(decay), b, out=b)
+    _np_add(b, t, out=b)
     buf._bump_version()
     return buf
 
@@ -114,7 +120,7 @@ def _running_max(state, key, x):
     if _recording():
         new = state[key] = ag.maximum(prev, x)
         return new
-    np.maximum(prev.data, _data(x), out=prev.data)
+    _np_maximum(prev.data, _data(x), out=prev.data)
     prev._bump_version()
     return prev
 
@@ -123,9 +129,9 @@ def _div_root(x, sq, eps):
     """x / (√sq + ε): the adaptive methods' normalised direction (a new tensor)."""
     if _recording():
         return x / (ag.sqrt(sq) + eps)
-    d = _array(np.sqrt(_data(sq)))
-    np.add(d, _data(eps), out=d)
-    np.divide(_data(x), d, out=d)
+    d = _array(_np_sqrt(_data(sq)))
+    _np_add(d, _data(eps), out=d)
+    _np_divide(_data(x), d, out=d)
     return _make(d, None)       # a new array: Tensor()'s checks are not needed
 
 
@@ -133,18 +139,18 @@ def _descend(param, lr, d):
     """The new parameter θ − η·d."""
     if _recording():
         return param - d if _is_one(lr) else param - lr * d
-    step = _data(d) if _is_one(lr) else np.multiply(_data(lr), _data(d))
+    step = _data(d) if _is_one(lr) else _np_multiply(_data(lr), _data(d))
     if param is _target.param:
-        np.subtract(param.data, step, out=param.data)
+        _np_subtract(param.data, step, out=param.data)
         return param
-    return ag.Tensor(np.subtract(param.data, step))
+    return ag.Tensor(_np_subtract(param.data, step))
 
 
 def _decay(param, factor):
     """θ·factor: decoupled weight decay (before the rest of the rule)."""
     if _recording() or param is not _target.param:
         return param * factor
-    np.multiply(param.data, _data(factor), out=param.data)
+    _np_multiply(param.data, _data(factor), out=param.data)
     return param
 
 

@@ -56,6 +56,13 @@ def _out(a, b=None):
 
 
 _ndarray = np.ndarray
+# The ufuncs of the common primitives' forwards, bound once: CPython 3.11 does not
+# specialize attribute loads on a module that defines __getattr__, as NumPy's does, so
+# each `np.<name>` there is a dictionary walk (~15 ns, 2 % of a small op's forward).
+_np_add, _np_subtract, _np_multiply, _np_true_divide, _np_maximum = (
+    np.add, np.subtract, np.multiply, np.true_divide, np.maximum)
+_np_negative, _np_exp, _np_log, _np_sqrt, _np_tanh = (
+    np.negative, np.exp, np.log, np.sqrt, np.tanh)
 _MIN = buffers.MIN_BYTES
 
 
@@ -69,7 +76,7 @@ class Add(Primitive):
 
     @staticmethod
     def forward(ctx, a, b):
-        return _ufunc(np.add, a, b)
+        return _ufunc(_np_add, a, b)
 
     @staticmethod
     def backward(ctx, g):                       # d(a+b) = da + db
@@ -83,7 +90,7 @@ class Sub(Primitive):
 
     @staticmethod
     def forward(ctx, a, b):
-        return _ufunc(np.subtract, a, b)
+        return _ufunc(_np_subtract, a, b)
 
     @staticmethod
     def backward(ctx, g):                       # d(a-b) = da - db
@@ -97,7 +104,7 @@ class Mul(Primitive):
 
     @staticmethod
     def forward(ctx, a, b):
-        return _ufunc(np.multiply, a, b)
+        return _ufunc(_np_multiply, a, b)
 
     @staticmethod
     def backward(ctx, g):                       # d(ab) = b da + a db
@@ -117,7 +124,7 @@ class Div(Primitive):
 
     @staticmethod
     def forward(ctx, a, b):
-        out = _ufunc(np.true_divide, a, b)
+        out = _ufunc(_np_true_divide, a, b)
         ctx.save_for_backward(b, out)
         return out
 
@@ -216,7 +223,7 @@ class Neg(Primitive):
 
     @staticmethod
     def forward(ctx, x):
-        return _ufunc(np.negative, x)
+        return _ufunc(_np_negative, x)
 
     @staticmethod
     def backward(ctx, g):                       # d(-x) = -dx
@@ -229,7 +236,7 @@ class Exp(Primitive):
 
     @staticmethod
     def forward(ctx, x):
-        return _ufunc(np.exp, x)
+        return _ufunc(_np_exp, x)
 
     @staticmethod
     def backward(ctx, g):                       # d exp(x) = exp(x) dx
@@ -243,7 +250,7 @@ class Log(Primitive):
 
     @staticmethod
     def forward(ctx, x):
-        return _ufunc(np.log, x)
+        return _ufunc(_np_log, x)
 
     @staticmethod
     def backward(ctx, g):                       # d ln(x) = dx / x
@@ -257,7 +264,7 @@ class Sqrt(Primitive):
 
     @staticmethod
     def forward(ctx, x):
-        return _ufunc(np.sqrt, x)
+        return _ufunc(_np_sqrt, x)
 
     @staticmethod
     def backward(ctx, g):                       # d sqrt(x) = dx / (2 sqrt(x))
@@ -299,7 +306,7 @@ class Tanh(Primitive):
 
     @staticmethod
     def forward(ctx, x):
-        return _ufunc(np.tanh, x)
+        return _ufunc(_np_tanh, x)
 
     @staticmethod
     def backward(ctx, g):                       # d tanh(x) = (1 - tanh(x)^2) dx
@@ -329,7 +336,7 @@ def _sigmoid(x):
     if x.size < 1024 or x.dtype.kind != "f":
         return special.expit(x)
     with np.errstate(over="ignore"):
-        out = _ufunc(np.negative, x)
+        out = _ufunc(_np_negative, x)
         np.exp(out, out=out)
         out += 1
         return np.reciprocal(out, out=out)
@@ -341,7 +348,7 @@ class Relu(Primitive):
 
     @staticmethod
     def forward(ctx, x):
-        return _ufunc(np.maximum, x, 0)
+        return _ufunc(_np_maximum, x, 0)
 
     @staticmethod
     def backward(ctx, g):                       # d relu(x) = [x > 0] dx (0 at the kink)

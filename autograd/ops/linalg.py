@@ -30,10 +30,13 @@ def _out(a, b):
     return buffers.empty(shape, a.dtype)
 
 
+_np_matmul = np.matmul      # bound once (see elementwise's _np_add)
+
+
 def _matmul(a, b):
     # Without out= when NumPy allocates: even out=None costs the call time.
     out = _out(a, b)
-    return np.matmul(a, b) if out is None else np.matmul(a, b, out=out)
+    return _np_matmul(a, b) if out is None else _np_matmul(a, b, out=out)
 
 
 class Matmul(Primitive):

@@ -160,12 +160,15 @@ def ndim_of(x):
     return x.data.ndim if isinstance(x, Tensor) else np.ndim(x)
 
 
+_add_reduce = np.add.reduce     # bound once (see elementwise's _np_add)
+
+
 def sum_array(x, axes, keepdims):
     """``np.sum(x, axis=axes, keepdims=keepdims)``: for a plain array, the ufunc's own
     reduce (np.sum's Python wrapper costs as much again on small arrays); anything else
     (a masked array, a NumPy scalar, a list) goes through np.sum, which honours it."""
     if x.__class__ is np.ndarray:
-        return np.add.reduce(x, axis=axes, keepdims=keepdims)
+        return _add_reduce(x, axis=axes, keepdims=keepdims)
     return np.sum(x, axis=axes, keepdims=keepdims)
 
 

@@ -221,7 +221,10 @@ def _run(roots, grads, retain_graph, create_graph, inputs):
                     else:
                         if arrays and not isinstance(gi, _generic):
                             gi = gi.data if isinstance(gi, Tensor) else _asarray(gi)
-                        gshape, gdtype = gi.shape, gi.dtype
+                        # (With create_graph a Tensor; anything else, a Python number,
+                        # fails in _fit only if an edge below takes it, as before.)
+                        gshape = getattr(gi, "shape", None)
+                        gdtype = getattr(gi, "dtype", None)
                 if c is Node:
                     if capture and e not in needed and e not in targets_node:
                         continue

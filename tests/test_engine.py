@@ -837,6 +837,28 @@ def test_a_product_with_one_constant_factor_checks_and_uses_it(kind):
         y.sum().backward()
 
 
+@pytest.mark.parametrize("create_graph", [False, True])
+def test_a_number_returned_for_an_input_that_takes_no_gradient_is_ignored(create_graph):
+    # A rule may return a plain number for a non-Tensor argument or a frozen parameter:
+    # the walk drops it, also with create_graph (where gradients are not converted).
+    import nn
+
+    class Scale(ag.Function):
+        @staticmethod
+        def forward(ctx, x, k, p):
+            return x * k + p
+
+        @staticmethod
+        def backward(ctx, g):
+            return g * 2.0, 0.0, 1.0
+
+    x = ag.tensor([1.0, 2.0], dtype=np.float64, requires_grad=True)
+    p = nn.Parameter(np.zeros(2))
+    p.requires_grad_(False)
+    (gx,) = ag.grad([Scale.apply(x, 2.0, p).sum()], [x], create_graph=create_graph)
+    np.testing.assert_array_equal(gx.data, [2.0, 2.0])
+
+
 def test_saved_tensors_of_a_node_that_saved_nothing_is_empty():
     class NoSave(ag.Function):
         @staticmethod

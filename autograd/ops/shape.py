@@ -148,7 +148,7 @@ def sum_to(x, shape):
     shape = tuple(shape)
     if isinstance(x, Tensor) and x.shape == shape:
         return x
-    _check_sum_to(np.shape(x), shape)
+    _summed_axes(np.shape(x), shape)     # (the error before apply: it names sum_to alone)
     return SumTo.apply(x, shape)
 
 
@@ -178,28 +178,30 @@ def sum_to_array(x, shape):
     lead = len(xs) - len(shape)
     if lead > 0 and xs[lead:] == shape:     # leading axes only: a bias's gradient
         return sum_array(x, tuple(range(lead)), False)
-    if lead < 0:
-        _raise_sum_to(xs, shape)
-    # The leading axes and the size-1 axes of ``shape`` that ``x`` broadcast, found and
-    # checked in one pass (this runs for every broadcast operand's gradient).
-    axes = list(range(lead))
-    i = lead
-    for s in shape:
-        if s != xs[i]:
-            if s != 1:
-                _raise_sum_to(xs, shape)
-            axes.append(i)
-        i += 1
-    out = sum_array(x, tuple(axes), True) if axes else x
+    axes = _summed_axes(xs, shape)
+    out = sum_array(x, axes, True) if axes else x
     if lead:
         out = out.reshape(shape)
     return out
 
 
-def _check_sum_to(from_shape, shape):
-    if len(shape) > len(from_shape) or any(s != 1 and s != xs for s, xs in
-                                           zip(shape[::-1], from_shape[::-1])):
+def _summed_axes(from_shape, shape):
+    """The axes that summing ``from_shape`` down to ``shape`` reduces: the leading ones
+    and the size-1 axes of ``shape`` that were broadcast, found and checked in one pass
+    (this runs for every broadcast operand's gradient). ValueError when ``shape`` does
+    not broadcast to ``from_shape``."""
+    lead = len(from_shape) - len(shape)
+    if lead < 0:
         _raise_sum_to(from_shape, shape)
+    axes = list(range(lead))
+    i = lead
+    for s in shape:
+        if s != from_shape[i]:
+            if s != 1:
+                _raise_sum_to(from_shape, shape)
+            axes.append(i)
+        i += 1
+    return tuple(axes)
 
 
 def _raise_sum_to(from_shape, shape):

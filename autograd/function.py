@@ -271,6 +271,10 @@ class Function:
     #                      so an input whose partner needs no gradient is not kept (saved
     #                      as None), and later inputs (a bias) are not kept at all
     returns_view = False  # True when forward returns a view of its first input
+    ufunc = None        # primitives whose forward is one NumPy ufunc of the arguments:
+    #                     apply calls it directly, without forward's frame, unless an
+    #                     operand is large (buffers.MIN_BYTES: forward writes into a
+    #                     reused buffer). Not inherited by a subclass with its own forward.
     array_rule = False  # True when backward also works on plain arrays: written with
     #                     operators and chainrule functions only (the primitives). When
     #                     backward records nothing, the engine then hands it arrays and
@@ -280,6 +284,8 @@ class Function:
         super().__init_subclass__(**kw)
         if "name" not in cls.__dict__ or cls.__dict__["name"] is None:
             cls.name = cls.__name__.lower()
+        if "forward" in cls.__dict__ and "ufunc" not in cls.__dict__:
+            cls.ufunc = None    # its own forward runs, not an inherited ufunc
 
     @staticmethod
     def forward(ctx, *args):
@@ -323,12 +329,24 @@ class Function:
             ctx = _NO_GRAD_CTX
         try:
             # Up to three arguments passed one by one: `*arrays` builds a tuple and takes
-            # CPython's slower call path, about 35 ns of a 2 µs op.
+            # CPython's slower call path, about 35 ns of a 2 µs op. An op that is one
+            # ufunc (Function.ufunc) is called here when its operands are small.
             n = len(arrays)
+            uf = cls.ufunc
             if n == 2:
-                raw = cls.forward(ctx, arrays[0], arrays[1])
+                a0 = arrays[0]
+                a1 = arrays[1]
+                if uf is not None and (a0.__class__ is not _ndarray or a0.nbytes < _LARGE) \
+                        and (a1.__class__ is not _ndarray or a1.nbytes < _LARGE):
+                    raw = uf(a0, a1)
+                else:
+                    raw = cls.forward(ctx, a0, a1)
             elif n == 1:
-                raw = cls.forward(ctx, arrays[0])
+                a0 = arrays[0]
+                if uf is not None and (a0.__class__ is not _ndarray or a0.nbytes < _LARGE):
+                    raw = uf(a0)
+                else:
+                    raw = cls.forward(ctx, a0)
             elif n == 3:
                 raw = cls.forward(ctx, arrays[0], arrays[1], arrays[2])
             else:

@@ -1052,3 +1052,59 @@ def test_broadcast_to_of_a_list_of_the_target_shape():
     t = ag.broadcast_to([1.0, 2.0], (2,))
     assert type(t) is ag.Tensor and t.shape == (2,)
     np.testing.assert_array_equal(t.data, [1.0, 2.0])
+
+
+# ----- ops that are one ufunc (Function.ufunc): apply calls it for small operands
+_UFUNC_OPS = [("add", np.add, 2), ("sub", np.subtract, 2), ("mul", np.multiply, 2),
+              ("neg", np.negative, 1), ("exp", np.exp, 1), ("log", np.log, 1),
+              ("sqrt", np.sqrt, 1), ("tanh", np.tanh, 1)]
+
+
+@pytest.mark.parametrize("name, ufunc, arity", _UFUNC_OPS)
+@pytest.mark.parametrize("size", [0, 5, "large"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_ufunc_ops_equal_numpy_for_small_and_large_operands(name, ufunc, arity, size, dtype):
+    from autograd import buffers
+    from autograd.ops import elementwise
+    fn = {"add": elementwise.Add, "sub": elementwise.Sub, "mul": elementwise.Mul,
+          "neg": elementwise.Neg, "exp": elementwise.Exp, "log": elementwise.Log,
+          "sqrt": elementwise.Sqrt, "tanh": elementwise.Tanh}[name]
+    assert fn.ufunc is ufunc
+    n = buffers.MIN_BYTES // np.dtype(dtype).itemsize + 3 if size == "large" else size
+    shape = () if n == 0 else (n,)
+    rng = np.random.default_rng(0)
+    a = rng.uniform(0.5, 2.0, shape).astype(dtype)
+    b = rng.uniform(0.5, 2.0, shape).astype(dtype)
+    ta = ag.tensor(a, requires_grad=True)
+    args = (ta, ag.tensor(b)) if arity == 2 else (ta,)
+    expected = ufunc(a, b) if arity == 2 else ufunc(a)
+    for record in (True, False):
+        with ag.set_grad_enabled(record):
+            out = fn.apply(*args)
+        assert out.data.__class__ is np.ndarray and out.dtype == expected.dtype
+        np.testing.assert_array_equal(out.data, expected)
+        assert (out.grad_fn is not None) == record
+    if arity == 2:      # with a Python number beside the array, both ways round
+        np.testing.assert_array_equal(fn.apply(ta, 2.0).data, ufunc(a, 2.0))
+        np.testing.assert_array_equal(fn.apply(2.0, ta).data, ufunc(2.0, a))
+
+
+def test_a_subclass_with_its_own_forward_runs_it_not_the_inherited_ufunc():
+    from autograd.ops import elementwise
+
+    class Twice(elementwise.Add):
+        @staticmethod
+        def forward(ctx, a, b):
+            return np.add(a, b) * 2
+
+    assert Twice.ufunc is None and elementwise.Add.ufunc is np.add
+    x = ag.tensor([1.0, 2.0], requires_grad=True)
+    np.testing.assert_array_equal(Twice.apply(x, x).data, [4.0, 8.0])
+
+
+def test_a_ufunc_op_names_itself_and_the_shapes_when_numpy_refuses():
+    x = ag.tensor(np.ones(3), requires_grad=True)
+    with pytest.raises(ValueError, match=r"^add: .*Tensor\(3,\) float64, Tensor\(2,\) float64"):
+        x + ag.tensor(np.ones(2))
+    with pytest.raises(TypeError, match=r"^mul: "):
+        x * "a"

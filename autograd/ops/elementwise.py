@@ -56,14 +56,29 @@ def _out(a, b=None):
 
 
 _ndarray = np.ndarray
-# The ufuncs of the common primitives' forwards, bound once: CPython 3.11 does not
+# Ufuncs the forwards below call, bound once: CPython 3.11 does not
 # specialize attribute loads on a module that defines __getattr__, as NumPy's does, so
 # each `np.<name>` there is a dictionary walk (~15 ns, 2 % of a small op's forward).
-_np_add, _np_subtract, _np_multiply, _np_true_divide, _np_maximum = (
-    np.add, np.subtract, np.multiply, np.true_divide, np.maximum)
-_np_negative, _np_exp, _np_log, _np_sqrt, _np_tanh = (
-    np.negative, np.exp, np.log, np.sqrt, np.tanh)
+_np_true_divide, _np_maximum, _np_negative = np.true_divide, np.maximum, np.negative
 _MIN = buffers.MIN_BYTES
+
+
+class _Binary(Primitive):
+    """A primitive whose forward is one NumPy ufunc (``ufunc``) of its two arguments.
+    apply calls the ufunc itself when both operands are small; this forward runs for a
+    large one, to write into a reused buffer."""
+
+    @classmethod
+    def forward(cls, ctx, a, b):
+        return _ufunc(cls.ufunc, a, b)
+
+
+class _Unary(Primitive):
+    """As ``_Binary``, for a ufunc of one argument."""
+
+    @classmethod
+    def forward(cls, ctx, x):
+        return _ufunc(cls.ufunc, x)
 
 
 def _arr(x):
@@ -71,40 +86,34 @@ def _arr(x):
 
 
 # ---------------------------------------------------------------- binary arithmetic
-class Add(Primitive):
+class Add(_Binary):
     derivative = "d(a+b)/da = 1, d(a+b)/db = 1"
 
-    @staticmethod
-    def forward(ctx, a, b):
-        return _ufunc(_np_add, a, b)
+    ufunc = np.add
 
     @staticmethod
     def backward(ctx, g):                       # d(a+b) = da + db
         return g, g
 
 
-class Sub(Primitive):
+class Sub(_Binary):
     derivative = "d(a-b)/da = 1, d(a-b)/db = -1"
 
     name = "sub"
 
-    @staticmethod
-    def forward(ctx, a, b):
-        return _ufunc(_np_subtract, a, b)
+    ufunc = np.subtract
 
     @staticmethod
     def backward(ctx, g):                       # d(a-b) = da - db
         return g, (-g if ctx.needs_input_grad[1] else None)
 
 
-class Mul(Primitive):
+class Mul(_Binary):
     derivative = "d(a*b)/da = b, d(a*b)/db = a"
     save_inputs = True
     save_other = True
 
-    @staticmethod
-    def forward(ctx, a, b):
-        return _ufunc(_np_multiply, a, b)
+    ufunc = np.multiply
 
     @staticmethod
     def backward(ctx, g):                       # d(ab) = b da + a db
@@ -218,25 +227,21 @@ class Where(Primitive):
 
 
 # ---------------------------------------------------------------- unary
-class Neg(Primitive):
+class Neg(_Unary):
     derivative = "d(-x)/dx = -1"
 
-    @staticmethod
-    def forward(ctx, x):
-        return _ufunc(_np_negative, x)
+    ufunc = np.negative
 
     @staticmethod
     def backward(ctx, g):                       # d(-x) = -dx
         return -g
 
 
-class Exp(Primitive):
+class Exp(_Unary):
     derivative = "d exp(x)/dx = exp(x)"
     save_output = True
 
-    @staticmethod
-    def forward(ctx, x):
-        return _ufunc(_np_exp, x)
+    ufunc = np.exp
 
     @staticmethod
     def backward(ctx, g):                       # d exp(x) = exp(x) dx
@@ -244,13 +249,11 @@ class Exp(Primitive):
         return g * out
 
 
-class Log(Primitive):
+class Log(_Unary):
     derivative = "d ln(x)/dx = 1/x"
     save_inputs = True
 
-    @staticmethod
-    def forward(ctx, x):
-        return _ufunc(_np_log, x)
+    ufunc = np.log
 
     @staticmethod
     def backward(ctx, g):                       # d ln(x) = dx / x
@@ -258,13 +261,11 @@ class Log(Primitive):
         return g / x
 
 
-class Sqrt(Primitive):
+class Sqrt(_Unary):
     derivative = "d sqrt(x)/dx = 1/(2 sqrt(x))"
     save_output = True
 
-    @staticmethod
-    def forward(ctx, x):
-        return _ufunc(_np_sqrt, x)
+    ufunc = np.sqrt
 
     @staticmethod
     def backward(ctx, g):                       # d sqrt(x) = dx / (2 sqrt(x))
@@ -300,13 +301,11 @@ class Cos(Primitive):
         return -(g * sin(x))
 
 
-class Tanh(Primitive):
+class Tanh(_Unary):
     derivative = "d tanh(x)/dx = 1 - tanh(x)^2"
     save_output = True
 
-    @staticmethod
-    def forward(ctx, x):
-        return _ufunc(_np_tanh, x)
+    ufunc = np.tanh
 
     @staticmethod
     def backward(ctx, g):                       # d tanh(x) = (1 - tanh(x)^2) dx

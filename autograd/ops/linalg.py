@@ -30,7 +30,7 @@ def _out(a, b):
     return buffers.empty(shape, a.dtype)
 
 
-_np_matmul = np.matmul      # bound once (see elementwise's _np_add)
+_np_matmul = np.matmul      # bound once (see elementwise's _np_maximum)
 
 
 def _matmul(a, b):

@@ -160,7 +160,7 @@ def ndim_of(x):
     return x.data.ndim if isinstance(x, Tensor) else np.ndim(x)
 
 
-_add_reduce = np.add.reduce     # bound once (see elementwise's _np_add)
+_add_reduce = np.add.reduce     # bound once (see elementwise's _np_maximum)
 
 
 def sum_array(x, axes, keepdims):

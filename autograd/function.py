@@ -22,14 +22,10 @@ _FREED = object()  # marks a node whose saved values were released after backwar
 
 class _SavedOutput:
     """The output array saved by its own op: held without the Tensor to avoid a cycle.
-    ``version`` is the value ``vc[0]`` must still have when backward uses it."""
+    ``version`` is the value ``vc[0]`` must still have when backward uses it. (Made by
+    _save_output without __init__: a Python __init__ is a third of a small op's save.)"""
 
     __slots__ = ("data", "vc", "version")
-
-    def __init__(self, data, vc):
-        self.data = data
-        self.vc = vc
-        self.version = vc[0]
 
 
 class _Released:
@@ -164,8 +160,10 @@ class Node(list):
         # are the same.
         arrays = _state.arrays
         if saved.__class__ is _SavedOutput:     # an op that saved only its output
-            if arrays and saved.data.nbytes < _LARGE:     # else a Tensor, as _plain
-                d = self._checked(saved)
+            d = saved.data
+            if arrays and d.nbytes < _LARGE:     # else a Tensor, as _plain
+                if saved.vc[0] != saved.version:    # (_checked, inlined)
+                    self._raise_modified(saved, saved.version, saved.vc[0])
                 return (d if d.ndim else d[()],)
             return (self._output(saved),)
         if versions is None and self.fn.save_inputs:
@@ -493,8 +491,11 @@ def _share_version(src, out):
 def _save_output(t):
     """Keep an op's output for its backward: the array and a fresh version counter
     shared with ``t``, so an in-place change of ``t`` is caught."""
-    vc = t._vc = [0]
-    return _SavedOutput(t.data, vc)
+    s = _new(_SavedOutput)
+    s.data = t.data
+    s.vc = t._vc = [0]
+    s.version = 0
+    return s
 
 
 def _versions(args):

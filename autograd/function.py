@@ -58,9 +58,9 @@ def _plain(t):
     and a large one (``buffers.MIN_BYTES``) still as the Tensor, so that the rule's
     arithmetic on it goes through ``apply``, whose large results reuse buffers."""
     d = t.data
-    if d.nbytes >= _LARGE:
-        return t
-    return d if d.ndim else d[()]
+    if not d.ndim:      # (first: a 0-d array is small, no nbytes to read)
+        return d[()]
+    return t if d.nbytes >= _LARGE else d
 
 
 def stand_in(e, stand_ins=None):
@@ -161,7 +161,7 @@ class Node(list):
         arrays = _state.arrays
         if saved.__class__ is _SavedOutput:     # an op that saved only its output
             d = saved.data
-            if arrays and d.nbytes < _LARGE:     # else a Tensor, as _plain
+            if arrays and (not d.ndim or d.nbytes < _LARGE):     # else a Tensor, as _plain
                 if saved.vc[0] != saved.version:    # (_checked, inlined)
                     self._raise_modified(saved, saved.version, saved.vc[0])
                 return (d if d.ndim else d[()],)
@@ -177,8 +177,10 @@ class Node(list):
                         break
                     if arrays:
                         d = s.data
-                        if d.nbytes < _LARGE:
-                            s = d if d.ndim else d[()]
+                        if not d.ndim:
+                            s = d[()]
+                        elif d.nbytes < _LARGE:
+                            s = d
                 out.append(s)
             else:
                 return out if arrays else saved

@@ -4,6 +4,7 @@ No recursion anywhere, so graphs of millions of nodes are fine. Gradients are
 Tensors; with ``create_graph=True`` the walk runs with recording on, so the
 gradients carry graphs of their own and can be differentiated again.
 """
+import sys
 from heapq import heapify, heappop, heappush
 from operator import attrgetter
 
@@ -256,11 +257,20 @@ def _run(roots, grads, retain_graph, create_graph, inputs):
             raise
 
     state.arrays = False        # leaf hooks are user code
+    out = gi = None             # (no reference of the walk's own to a gradient left)
     for leaf, g, owned in leaves.values():
         if arrays:
             if isinstance(g, _generic):
                 g = _asarray(g)         # a NumPy scalar: a new array
                 owned = True
+            elif not owned and g.__class__ is _ndarray and g.base is None:
+                # Nothing else refers to the array (no view of it, no tensor, no other
+                # leaf's entry: each would hold a reference), so it can become .grad
+                # without a copy, as PyTorch's AccumulateGrad steals an unshared
+                # gradient. One of autograd.buffers' arrays also has the cache's.
+                n = _getrefcount(g)
+                owned = (n == _ONLY_HERE or n == _ONLY_HERE + 1 and buffers.owns(g)) \
+                    and g.flags.writeable
             g = _make(g, None)
         # A sum made here shares its memory with nothing, so it can become .grad
         # without a copy; unless a hook saw it (the hook may keep it).
@@ -279,6 +289,15 @@ def _run(roots, grads, retain_graph, create_graph, inputs):
     return results if capture else None
 
 
+def _only_here():
+    """The reference count, seen from _run's loop over the leaves, of a gradient array
+    that only its entry there refers to (measured, as buffers._UNUSED)."""
+    for leaf, g, owned in {0: [None, np.empty(1), False]}.values():
+        return _getrefcount(g)
+
+
+_getrefcount = sys.getrefcount
+_ONLY_HERE = _only_here()
 _ndarray = np.ndarray
 _generic = np.generic
 _SCALAR_DTYPES = {t: np.dtype(t) for t in (np.float16, np.float32, np.float64, np.longdouble)}

@@ -1108,3 +1108,106 @@ def test_a_ufunc_op_names_itself_and_the_shapes_when_numpy_refuses():
         x + ag.tensor(np.ones(2))
     with pytest.raises(TypeError, match=r"^mul: "):
         x * "a"
+
+
+# ----- a gradient nothing else refers to becomes .grad without a copy (AccumulateGrad)
+class _Returns(ag.Function):
+    """Identity forward; backward returns ``_Returns.grad`` (set by the test) and keeps
+    the address of the array it returned."""
+    grad = None
+    address = None
+
+    @staticmethod
+    def forward(ctx, x):
+        return x.copy()
+
+    @staticmethod
+    def backward(ctx, g):
+        made = _Returns.grad()
+        _Returns.address = made.ctypes.data
+        return made
+
+
+def _big(n):
+    from autograd import buffers
+    return buffers.MIN_BYTES // 8 + 1 if n == "large" else n
+
+
+@pytest.mark.parametrize("n", [3, 5000, "large"])
+def test_an_unshared_leaf_gradient_is_taken_without_a_copy(n):
+    x = leaf(np.zeros(_big(n)))
+    _Returns.grad = lambda: np.full(x.shape, 2.0)     # a new array nobody keeps
+    _Returns.apply(x).backward(np.ones(x.shape))
+    assert x.grad.data.ctypes.data == _Returns.address
+    np.testing.assert_array_equal(x.grad.data, 2.0)
+    assert x.grad.data.flags.writeable
+
+
+@pytest.mark.parametrize("n", [3, 5000, "large"])
+def test_a_leaf_gradient_that_something_else_holds_is_copied(n):
+    n = _big(n)
+    kept = np.full(n, 2.0)
+    x = leaf(np.zeros(n))
+    _Returns.grad = lambda: kept                            # a global's array
+    _Returns.apply(x).backward(np.ones(n))
+    assert not np.shares_memory(x.grad.data, kept)
+    base = np.full(2 * n, 2.0)
+    _Returns.grad = lambda: base[:n]                        # a view: base is not None
+    x.grad = None
+    _Returns.apply(x).backward(np.ones(n))
+    assert not np.shares_memory(x.grad.data, base)
+    frozen = np.full(n, 2.0)
+    frozen.flags.writeable = False
+    _Returns.grad = lambda: _frozen_copy(frozen)
+    x.grad = None
+    _Returns.apply(x).backward(np.ones(n))
+    assert x.grad.data.flags.writeable                      # a read-only one: copied
+
+
+def _frozen_copy(a):
+    c = a.copy()
+    c.flags.writeable = False
+    return c
+
+
+@pytest.mark.parametrize("n", [3, 5000, "large"])
+def test_two_leaves_given_the_same_gradient_get_their_own(n):
+    n = _big(n)
+    a, b = leaf(np.ones(n)), leaf(np.ones(n))
+    _Returns.grad = lambda: np.full(n, 3.0)
+    _Returns.apply(a + b).backward(np.ones(n))      # add hands one array to both
+    assert not np.shares_memory(a.grad.data, b.grad.data)
+    a.grad.data *= 10
+    np.testing.assert_array_equal(b.grad.data, 3.0)
+
+
+def test_a_seed_a_retained_grad_or_a_hook_keeps_its_array_out_of_grad():
+    x = leaf(np.zeros(4))
+    seed = np.ones(4)
+    x.backward(seed)                                 # a leaf root: the seed is the gradient
+    assert not np.shares_memory(x.grad.data, seed)
+    y = leaf(np.zeros(4))
+    h = y + 0.0                 # add hands its gradient on as it is
+    h.retain_grad()
+    (h * 2.0).backward(np.ones(4))
+    assert not np.shares_memory(y.grad.data, h.grad.data)
+    h2 = leaf(np.zeros(4))
+    z = _Returns.apply(h2)
+    _Returns.grad = lambda: np.full(4, 5.0)
+    seen = []
+    h2.register_hook(lambda g: seen.append(g))
+    z.backward(np.ones(4))
+    assert not np.shares_memory(h2.grad.data, seen[0].data)
+    seen[0].data[...] = 0
+    np.testing.assert_array_equal(h2.grad.data, 5.0)
+
+
+def test_a_gradient_from_the_buffer_cache_becomes_grad_and_is_not_handed_out_again():
+    from autograd import buffers
+    n = buffers.MIN_BYTES // 8 + 1
+    x = leaf(np.ones(n))
+    (x * ag.tensor(np.full(n, 3.0))).backward(np.ones(n))   # g * 3: a cached array
+    assert buffers.owns(x.grad.data)                        # taken, not copied
+    junk = [x.detach() * 7.0 for _ in range(3)]             # later large results
+    assert not any(np.shares_memory(j.data, x.grad.data) for j in junk)
+    np.testing.assert_array_equal(x.grad.data, 3.0)

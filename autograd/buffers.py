@@ -22,8 +22,11 @@ import threading
 import numpy as np
 
 MIN_BYTES = 1 << 18          # below 256 KiB malloc keeps freed memory in the process
-# The reference-count test needs CPython with its GIL; elsewhere nothing is cached.
-if sys.implementation.name != "cpython" or not getattr(sys, "_is_gil_enabled", lambda: True)():
+# The reference-count test needs CPython with its GIL; elsewhere nothing is cached (and
+# the backward walk copies every leaf gradient, see engine._only_here).
+REFCOUNTS = sys.implementation.name == "cpython" and getattr(sys, "_is_gil_enabled",
+                                                             lambda: True)()
+if not REFCOUNTS:
     MIN_BYTES = float("inf")
 limit = 1 << 30              # bytes the cache may hold in all, in use or not
 

@@ -291,7 +291,10 @@ def _run(roots, grads, retain_graph, create_graph, inputs):
 
 def _only_here():
     """The reference count, seen from _run's loop over the leaves, of a gradient array
-    that only its entry there refers to (measured, as buffers._UNUSED)."""
+    that only its entry there refers to (measured, as buffers._UNUSED). 0, which no
+    count equals, where counts cannot be relied on (buffers.REFCOUNTS)."""
+    if not buffers.REFCOUNTS:
+        return 0
     for leaf, g, owned in {0: [None, np.empty(1), False]}.values():
         return _getrefcount(g)
 

@@ -271,10 +271,8 @@ class Function:
     #                      so an input whose partner needs no gradient is not kept (saved
     #                      as None), and later inputs (a bias) are not kept at all
     returns_view = False  # True when forward returns a view of its first input
-    ufunc = None        # primitives whose forward is one NumPy ufunc of the arguments:
-    #                     apply calls it directly, without forward's frame, unless an
-    #                     operand is large (buffers.MIN_BYTES: forward writes into a
-    #                     reused buffer). Not inherited by a subclass with its own forward.
+    _ufunc1 = _ufunc2 = None  # the ufunc that apply calls itself, without forward, for
+    #                           one or two small arguments (elementwise._Unary, _Binary)
     array_rule = False  # True when backward also works on plain arrays: written with
     #                     operators and chainrule functions only (the primitives). When
     #                     backward records nothing, the engine then hands it arrays and
@@ -284,8 +282,6 @@ class Function:
         super().__init_subclass__(**kw)
         if "name" not in cls.__dict__ or cls.__dict__["name"] is None:
             cls.name = cls.__name__.lower()
-        if "forward" in cls.__dict__ and "ufunc" not in cls.__dict__:
-            cls.ufunc = None    # its own forward runs, not an inherited ufunc
 
     @staticmethod
     def forward(ctx, *args):
@@ -330,12 +326,12 @@ class Function:
         try:
             # Up to three arguments passed one by one: `*arrays` builds a tuple and takes
             # CPython's slower call path, about 35 ns of a 2 µs op. An op that is one
-            # ufunc (Function.ufunc) is called here when its operands are small.
+            # ufunc (_ufunc1, _ufunc2) is called here when its operands are small.
             n = len(arrays)
-            uf = cls.ufunc
             if n == 2:
                 a0 = arrays[0]
                 a1 = arrays[1]
+                uf = cls._ufunc2
                 if uf is not None and (a0.__class__ is not _ndarray or a0.nbytes < _LARGE) \
                         and (a1.__class__ is not _ndarray or a1.nbytes < _LARGE):
                     raw = uf(a0, a1)
@@ -343,6 +339,7 @@ class Function:
                     raw = cls.forward(ctx, a0, a1)
             elif n == 1:
                 a0 = arrays[0]
+                uf = cls._ufunc1
                 if uf is not None and (a0.__class__ is not _ndarray or a0.nbytes < _LARGE):
                     raw = uf(a0)
                 else:

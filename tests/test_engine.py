@@ -1089,7 +1089,22 @@ def test_ufunc_ops_equal_numpy_for_small_and_large_operands(name, ufunc, arity, 
         np.testing.assert_array_equal(fn.apply(2.0, ta).data, ufunc(2.0, a))
 
 
-def test_a_subclass_with_its_own_forward_runs_it_not_the_inherited_ufunc():
+def test_apply_calls_the_ufunc_for_small_operands_and_forward_for_large_ones(monkeypatch):
+    from autograd import buffers
+    from autograd.ops import elementwise
+    calls = []
+    forward = elementwise._Binary.__dict__["forward"].__func__
+    monkeypatch.setattr(elementwise._Binary, "forward",
+                        classmethod(lambda cls, ctx, a, b: calls.append(1) or forward(cls, ctx, a, b)))
+    small = ag.tensor(np.ones(4), requires_grad=True)
+    np.testing.assert_array_equal((small * small).data, 1.0)
+    assert calls == []
+    large = ag.tensor(np.ones(buffers.MIN_BYTES // 8 + 1), requires_grad=True)
+    np.testing.assert_array_equal((large * large).data, 1.0)
+    assert calls == [1]
+
+
+def test_a_subclass_or_mixin_forward_runs_instead_of_the_ufunc():
     from autograd.ops import elementwise
 
     class Twice(elementwise.Add):
@@ -1097,9 +1112,49 @@ def test_a_subclass_with_its_own_forward_runs_it_not_the_inherited_ufunc():
         def forward(ctx, a, b):
             return np.add(a, b) * 2
 
-    assert Twice.ufunc is None and elementwise.Add.ufunc is np.add
+    class Mixin:
+        @staticmethod
+        def forward(ctx, a, b):
+            return np.add(a, b) * 10
+
+    class Mixed(Mixin, elementwise.Add):
+        pass
+
+    class Logged(elementwise.Add):      # its own forward, calling the inherited one
+        @classmethod
+        def forward(cls, ctx, a, b):
+            return super().forward(ctx, a, b) + 1
+
     x = ag.tensor([1.0, 2.0], requires_grad=True)
     np.testing.assert_array_equal(Twice.apply(x, x).data, [4.0, 8.0])
+    np.testing.assert_array_equal(Mixed.apply(x, x).data, [20.0, 40.0])
+    np.testing.assert_array_equal(Logged.apply(x, x).data, [3.0, 5.0])
+    assert elementwise.Add._ufunc2 is np.add
+    assert Twice._ufunc2 is Mixed._ufunc2 is Logged._ufunc2 is None
+
+
+def test_a_users_ufunc_attribute_is_not_the_shortcut():
+    class Reducer(ag.Function):
+        ufunc = np.add          # the user's own attribute: forward still runs
+
+        @staticmethod
+        def forward(ctx, x, axis):
+            return np.add.reduce(x, axis=axis)
+
+        @staticmethod
+        def backward(ctx, g):
+            return g, None
+
+    x = ag.tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    np.testing.assert_array_equal(Reducer.apply(x, 0).data, [3.0, 5.0, 7.0])
+
+
+def test_a_unary_op_given_two_arguments_refuses_them():
+    from autograd.ops import elementwise
+    x, y = ag.tensor([1.0, 2.0], requires_grad=True), ag.tensor([5.0, 6.0])
+    with pytest.raises(TypeError, match="^neg: "):
+        elementwise.Neg.apply(x, y)     # (NumPy would take y as out=)
+    np.testing.assert_array_equal(y.data, [5.0, 6.0])
 
 
 def test_a_ufunc_op_names_itself_and_the_shapes_when_numpy_refuses():

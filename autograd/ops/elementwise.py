@@ -65,8 +65,15 @@ _MIN = buffers.MIN_BYTES
 
 class _Binary(Primitive):
     """A primitive whose forward is one NumPy ufunc (``ufunc``) of its two arguments.
-    apply calls the ufunc itself when both operands are small; this forward runs for a
-    large one, to write into a reused buffer."""
+    apply calls the ufunc itself (``_ufunc2``) when both operands are small; this
+    forward runs for a large one, to write into a reused buffer. A subclass whose
+    forward is another one (its own, a mixin's) does not get the shortcut."""
+
+    ufunc = None
+
+    def __init_subclass__(cls, **kw):
+        super().__init_subclass__(**kw)
+        cls._ufunc2 = cls.ufunc if _runs(cls, _Binary) else None
 
     @classmethod
     def forward(cls, ctx, a, b):
@@ -74,11 +81,22 @@ class _Binary(Primitive):
 
 
 class _Unary(Primitive):
-    """As ``_Binary``, for a ufunc of one argument."""
+    """As ``_Binary``, for a ufunc of one argument (``_ufunc1``)."""
+
+    ufunc = None
+
+    def __init_subclass__(cls, **kw):
+        super().__init_subclass__(**kw)
+        cls._ufunc1 = cls.ufunc if _runs(cls, _Unary) else None
 
     @classmethod
     def forward(cls, ctx, x):
         return _ufunc(cls.ufunc, x)
+
+
+def _runs(cls, base):
+    """Is ``base.forward`` the forward that ``cls`` runs?"""
+    return getattr(cls.forward, "__func__", None) is base.__dict__["forward"].__func__
 
 
 def _arr(x):

@@ -346,3 +346,11 @@ def lamb(param, grad, state, *, lr=1e-3, betas=(0.9, 0.999), eps=1e-6, weight_de
     r_norm = ag.sqrt(ag.where(both, r2, 1.0))
     ratio = ag.where(both, w_norm / r_norm, 1.0)
     return _descend(param, lr * ratio, update)
+
+
+# The rules that compute every element of a parameter alike, given the same
+# hyper-parameters and step count: Optimizer.step may run them on a group's small
+# parameters concatenated (optim.flat). Not LAMB (its trust ratio is per tensor).
+for _rule in (sgd, momentum, adagrad, rmsprop, adadelta, adam, adamw, nadam):
+    _rule.elementwise = True
+del _rule

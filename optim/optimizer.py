@@ -5,7 +5,8 @@ that rule under ``no_grad`` for every parameter with a gradient, passing the gro
 hyper-parameters by the rule's own keyword names, and writes the result into the
 parameter in place (the rule writes it there itself where it can, see
 ``functional._Target``). The rule's ``state`` argument is ``self.state[param]`` itself,
-and its tensors are updated in place.
+and its tensors are updated in place. A group of small parameters may be stepped as one
+flat array instead (``optim.flat``), with the same numbers and per-parameter state.
 """
 import copy
 import inspect
@@ -17,6 +18,7 @@ import autograd as ag
 from autograd.engine import zero_grads
 from autograd.tensor import Tensor
 
+from . import flat as _flat
 from . import functional as F
 
 __all__ = ["Optimizer"]
@@ -32,6 +34,7 @@ class Optimizer:
     rule = None          # the update rule in optim.functional (None: step() is custom)
     _rule_args = ()      # its keyword arguments, read once per class
     _rule_is_ours = False  # a rule of optim.functional: it may write into the parameter
+    _rule_elementwise = False  # ...and computes each element alike (optim.flat)
 
     def __init_subclass__(cls, **kw):
         super().__init_subclass__(**kw)
@@ -43,13 +46,16 @@ class Optimizer:
             # Only optim.functional's own rules may write straight into the parameter
             # (functional._Target): another rule may read the parameter again after
             # calling one of them.
-            cls._rule_is_ours = getattr(rule, "__func__", rule).__module__ == F.__name__
+            fn = getattr(rule, "__func__", rule)
+            cls._rule_is_ours = fn.__module__ == F.__name__
+            cls._rule_elementwise = cls._rule_is_ours and getattr(fn, "elementwise", False)
 
     def __init__(self, params, defaults):
         self.defaults = dict(defaults)
         self._validate(self.defaults)
         self.state = {}
         self.param_groups = []
+        self._flat = {}     # id(group) -> its optim.flat.Flat
         if isinstance(params, Tensor):
             raise TypeError(f"{self._name}: params must be an iterable of Tensors or of "
                             "dicts (parameter groups), got a single Tensor; pass [tensor]")
@@ -198,6 +204,8 @@ class Optimizer:
             try:
                 for group in self.param_groups:
                     kwargs = self._rule_kwargs(group)
+                    if self._rule_elementwise and self._step_flat(group, rule, kwargs):
+                        continue
                     for i, p in enumerate(group["params"]):
                         g = p.grad
                         if g is None:
@@ -219,6 +227,24 @@ class Optimizer:
             finally:
                 target.param = None
         return loss
+
+    def _step_flat(self, group, rule, kwargs):
+        """Step ``group`` as one flat array (optim.flat) if it qualifies; False if not
+        (nothing was done)."""
+        params = group["params"]
+        dtype = _flat.eligible(params)
+        if dtype is None:
+            return False
+        record = self._flat.get(id(group))
+        if record is None or record.group is not group or not record.matches(params,
+                                                                             self.state):
+            per_param = _flat.gather_state(params, self.state)
+            if per_param is None:
+                return False
+            record = self._flat[id(group)] = _flat.Flat(group, params, dtype,
+                                                        per_param or None)
+        record.step(rule, kwargs, self.state, F._target)
+        return True
 
     def _refuse_update(self, i, p):
         """Raise for a parameter the step cannot update in place (checked before the rule
@@ -295,6 +321,7 @@ class Optimizer:
             self._validate(group)
         self.state = new_state
         self.param_groups = new_groups
+        self._flat = {}
 
 
 def _copy_value(v, dtype, key):

@@ -9,12 +9,15 @@ costs about a microsecond whatever the size, as PyTorch's foreach optimizers avo
 The results are the same to the last bit: the same operations on the same numbers.
 
 The per-parameter state stays what ``Optimizer.state`` shows and ``state_dict`` saves:
-its tensors are views of the group's flat state arrays, so each is updated in place by
-the flat step. A ``Flat`` remembers the objects it made; when the state is no longer
-those (``load_state_dict``, a state tensor replaced, a parameter without a gradient this
-step, a parameter's array replaced), it is rebuilt from the per-parameter state, or the
-group goes back to the per-parameter loop when that state differs between parameters
-(different step counts, say) or a parameter does not qualify.
+the same dicts and the same Tensor objects, whose arrays are views of the group's flat
+state, so the flat step updates them in place (and bumps their versions). A ``Flat``
+remembers what it made and checks it before each step; when the state or the
+parameters' arrays are no longer those (``load_state_dict``, a state tensor or dict
+replaced, ``p.data`` replaced), the flat state is made again from the per-parameter
+state, keeping its Tensor objects (their arrays become new views). A group whose
+parameters' state differs (their step counts, after a step in which one had no
+gradient) is stepped per parameter from then on (``PER_PARAMETER``), until
+``load_state_dict``.
 """
 import numpy as np
 
@@ -25,9 +28,12 @@ AVERAGE_MAX = 2048   # elements per parameter: above, the copies in and out cost
 
 
 def eligible(params):
-    """The parameters' common dtype if the group can be stepped flat, else None: two or
-    more, each with a gradient of its shape and dtype, floating point, small on average,
-    each owning a distinct writeable array (so that no two share memory)."""
+    """The parameters' common dtype if the group can be stepped flat now, else None:
+    two or more parameters, one floating dtype, small on average, none 0-d (NumPy 1
+    computes 0-d float32 values in float64, an array of them in float32), each owning a
+    distinct writeable array, and each with a Tensor gradient of its shape and dtype that
+    owns its array and is no parameter's (the loop would read it after updating that
+    parameter)."""
     if len(params) < 2:
         return None
     dtype = params[0].data.dtype
@@ -36,117 +42,29 @@ def eligible(params):
     total = 0
     arrays = set()
     for p in params:
-        d, g = p.data, p.grad
-        if g is None or d.dtype != dtype or g.data.dtype != dtype or g.data.shape != d.shape \
-                or d.base is not None or not d.flags.writeable or id(d) in arrays:
+        d = p.data
+        if not d.ndim or d.dtype != dtype or d.base is not None or not d.flags.writeable \
+                or id(d) in arrays:
             return None
         arrays.add(id(d))
         total += d.size
-    return dtype if total <= AVERAGE_MAX * len(params) else None
-
-
-class Flat:
-    """A group's flat layout: the parameters and their arrays, the flat parameter and
-    gradient (views into them for the copies), the rule's flat state and the
-    per-parameter views of its tensors."""
-
-    def __init__(self, group, params, dtype, per_param):
-        self.group = group
-        self.params = tuple(params)
-        self.arrays = tuple(p.data for p in params)
-        sizes = [a.size for a in self.arrays]
-        bounds = np.cumsum([0] + sizes).tolist()
-        self.spans = tuple(zip(bounds[:-1], bounds[1:]))
-        total = bounds[-1]
-        self.param = Tensor(np.empty(total, dtype))
-        self.grad = Tensor(np.empty(total, dtype))
-        self.param_views = self._split(self.param.data)
-        self.grad_views = self._split(self.grad.data)
-        self.state = {}      # the rule's state for the flat parameter
-        self.dicts = ()      # the per-parameter state dicts this made
-        self.views = {}      # key -> (per-parameter view Tensors, their arrays)
-        if per_param is not None:
-            for key, values in per_param.items():
-                if isinstance(values[0], Tensor):
-                    self.state[key] = Tensor(np.concatenate([v.data.reshape(-1)
-                                                             for v in values]))
-                else:
-                    self.state[key] = values[0]
-
-    def _split(self, flat):
-        return tuple(flat[a:b].reshape(arr.shape)
-                     for (a, b), arr in zip(self.spans, self.arrays))
-
-    def matches(self, params, state):
-        """Are the parameters, their arrays and their state still what this made?"""
-        if len(params) != len(self.params):
-            return False
-        n = len(self.state)
-        for i, p in enumerate(params):
-            if p is not self.params[i] or p.data is not self.arrays[i]:
-                return False
-            st = state.get(p)
-            if st is None:
-                if n:
-                    return False
-                continue
-            if not self.dicts or st is not self.dicts[i] or len(st) != n:
-                return False
-            for key, value in self.state.items():
-                view = self.views.get(key)
-                if view is None:
-                    if key not in st or st[key] != value:
-                        return False
-                elif st.get(key) is not view[0][i] or view[0][i].data is not view[1][i]:
-                    return False
-        return True
-
-    def step(self, rule, kwargs, state, target):
-        """One step of the rule on the flat arrays; the parameters are updated in
-        place and their state dicts show the new state."""
-        copyto = np.copyto
-        for view, p in zip(self.grad_views, self.params):
-            copyto(view, p.grad.data)
-        for view, arr in zip(self.param_views, self.arrays):
-            copyto(view, arr)
-        target.param = self.param
-        new = rule(self.param, self.grad, self.state, **kwargs)
-        target.param = None
-        if new.data is not self.param.data:
-            copyto(self.param.data, new.data, casting="same_kind")
-        for view, arr, p in zip(self.param_views, self.arrays, self.params):
-            copyto(arr, view)
-            p._bump_version()
-        self._publish(state)
-
-    def _publish(self, state):
-        """Show the flat state in the per-parameter dicts: a view of each flat state
-        tensor (made again when the rule replaced the tensor), each other value as is."""
-        if not self.dicts:
-            self.dicts = tuple(state.setdefault(p, {}) for p in self.params)
-        for key, value in self.state.items():
-            if isinstance(value, Tensor):
-                view = self.views.get(key)
-                if view is None or view[2] is not value:
-                    arrays = self._split(value.data)
-                    if value._vc is None:
-                        value._vc = [0]
-                    tensors = tuple(Tensor(a) for a in arrays)
-                    for t in tensors:
-                        t._vc = value._vc   # as a view's: the flat step's writes count
-                    view = self.views[key] = (tensors, arrays, value)
-                for st, t in zip(self.dicts, view[0]):
-                    st[key] = t
-            else:
-                for st in self.dicts:
-                    st[key] = value
+    if total > AVERAGE_MAX * len(params):
+        return None
+    for p in params:
+        g = p.grad
+        if not isinstance(g, Tensor):       # None, or an array set by hand
+            return None
+        g = g.data
+        if g.dtype != dtype or g.shape != p.data.shape or g.base is not None \
+                or id(g) in arrays:
+            return None
+    return dtype
 
 
 def gather_state(params, state):
     """The per-parameter state as {key: [value per parameter]} when every parameter
-    has the same keys, the same non-tensor values and tensors of its own shape and
-    dtype; {} when none has state yet; None otherwise (the group is stepped per
-    parameter)."""
+    has the same keys, the same numbers (step counts) and tensors of its own shape and
+    dtype; {} when none has state yet; None otherwise."""
     dicts = [state.get(p) for p in params]
     if all(not d for d in dicts):
         return {}
@@ -168,3 +86,124 @@ def gather_state(params, state):
             return None
         out[key] = values
     return out
+
+
+class PerParameter:
+    """Marks a group whose parameters' state differs: stepped per parameter."""
+
+    def __init__(self, group):
+        self.group = group
+
+
+class Flat:
+    """A group's flat layout: its parameters and their arrays, the flat parameter and
+    gradient (with a view per parameter for the copies), the rule's state for the flat
+    parameter, the per-parameter state dicts, and for each state tensor the
+    per-parameter Tensors and the views they hold."""
+
+    def __init__(self, group, params, dtype, state, per_param):
+        self.group = group
+        self.params = tuple(params)
+        self.arrays = tuple(p.data for p in params)
+        bounds = np.cumsum([0] + [a.size for a in self.arrays]).tolist()
+        self.spans = tuple(zip(bounds[:-1], bounds[1:]))
+        self.param = Tensor(np.empty(bounds[-1], dtype))
+        self.grad = Tensor(np.empty(bounds[-1], dtype))
+        self.param_views = self._split(self.param.data)
+        self.grad_views = self._split(self.grad.data)
+        self.state = {}
+        self.views = {}     # key -> (the per-parameter Tensors, their views, the flat Tensor)
+        self.dicts = ()     # the per-parameter state dicts, once there is state
+        if per_param:
+            self.dicts = tuple(state[p] for p in params)
+            for key, values in per_param.items():
+                if isinstance(values[0], Tensor):
+                    flat = Tensor(np.concatenate([v.data.reshape(-1) for v in values]))
+                    self.state[key] = flat
+                    self._share(key, flat)
+                else:
+                    self.state[key] = values[0]
+
+    def _split(self, flat):
+        return tuple(flat[a:b].reshape(arr.shape)
+                     for (a, b), arr in zip(self.spans, self.arrays))
+
+    def _share(self, key, flat):
+        """Make each parameter's state Tensor for ``key`` a view of ``flat`` (the Tensor
+        already there keeps its identity: whoever holds it sees the later steps)."""
+        arrays = self._split(flat.data)
+        tensors = []
+        for st, a in zip(self.dicts, arrays):
+            t = st.get(key)
+            if isinstance(t, Tensor):
+                t.data = a
+            else:
+                t = st[key] = Tensor(a)
+            tensors.append(t)
+        self.views[key] = (tuple(tensors), arrays, flat)
+
+    def matches(self, params, state):
+        """Are the parameters, their arrays and their state still what this made?"""
+        if len(params) != len(self.params):
+            return False
+        dicts = self.dicts
+        for i, p in enumerate(params):
+            if p is not self.params[i] or p.data is not self.arrays[i]:
+                return False
+            st = state.get(p)
+            if dicts:
+                if st is not dicts[i] or len(st) != len(self.state):
+                    return False
+            elif st:
+                return False
+        for key, value in self.state.items():
+            view = self.views.get(key)
+            if view is None:
+                for st in dicts:
+                    if key not in st or st[key] != value:
+                        return False
+            else:
+                for st, t, a in zip(dicts, view[0], view[1]):
+                    if st.get(key) is not t or t.data is not a:
+                        return False
+        return True
+
+    def step(self, rule, kwargs, state, target):
+        """One step of the rule on the flat arrays; the parameters are updated in
+        place and their state dicts show the new state. If the rule raises, the state
+        it advanced is still shown (so that it stays consistent: the step counts with
+        the moments) and no parameter is changed."""
+        copyto = np.copyto
+        for view, p in zip(self.grad_views, self.params):
+            copyto(view, p.grad.data)
+        for view, arr in zip(self.param_views, self.arrays):
+            copyto(view, arr)
+        versions = {k: v._version for k, v in self.state.items() if isinstance(v, Tensor)}
+        target.param = self.param
+        try:
+            new = rule(self.param, self.grad, self.state, **kwargs)
+        finally:
+            target.param = None
+            self._publish(state, versions)
+        if new.data is not self.param.data:
+            copyto(self.param.data, new.data, casting="same_kind")
+        for view, arr, p in zip(self.param_views, self.arrays, self.params):
+            copyto(arr, view)
+            p._bump_version()
+
+    def _publish(self, state, versions):
+        """Show the rule's flat state in the per-parameter dicts: a view of each new
+        flat state tensor, a version bump for each one the step wrote, each number."""
+        if not self.dicts:
+            self.dicts = tuple(state.setdefault(p, {}) for p in self.params)
+        for key, value in self.state.items():
+            if isinstance(value, Tensor):
+                view = self.views.get(key)
+                if view is None or view[2] is not value:
+                    self._share(key, value)
+                elif value._version != versions.get(key):
+                    for t in view[0]:
+                        t._bump_version()
+            else:
+                for st in self.dicts:
+                    st[key] = value

@@ -55,7 +55,6 @@ class Optimizer:
         self._validate(self.defaults)
         self.state = {}
         self.param_groups = []
-        self._flat = {}     # id(group) -> its optim.flat.Flat
         if isinstance(params, Tensor):
             raise TypeError(f"{self._name}: params must be an iterable of Tensors or of "
                             "dicts (parameter groups), got a single Tensor; pass [tensor]")
@@ -231,18 +230,27 @@ class Optimizer:
     def _step_flat(self, group, rule, kwargs):
         """Step ``group`` as one flat array (optim.flat) if it qualifies; False if not
         (nothing was done)."""
+        records = self.__dict__.get("_flat")    # id(group) -> its record (made lazily:
+        if records is None or len(records) > len(self.param_groups):  # old pickles too)
+            records = self._flat = {id(g): r for g in self.param_groups
+                                    if (r := (records or {}).get(id(g))) is not None
+                                    and r.group is g}
+        record = records.get(id(group))
+        if record is not None and record.group is not group:
+            record = None
+        if record.__class__ is _flat.PerParameter:
+            return False
         params = group["params"]
         dtype = _flat.eligible(params)
         if dtype is None:
             return False
-        record = self._flat.get(id(group))
-        if record is None or record.group is not group or not record.matches(params,
-                                                                             self.state):
+        if record is None or not record.matches(params, self.state):
             per_param = _flat.gather_state(params, self.state)
             if per_param is None:
+                records[id(group)] = _flat.PerParameter(group)
                 return False
-            record = self._flat[id(group)] = _flat.Flat(group, params, dtype,
-                                                        per_param or None)
+            record = records[id(group)] = _flat.Flat(group, params, dtype, self.state,
+                                                     per_param)
         record.step(rule, kwargs, self.state, F._target)
         return True
 
@@ -321,7 +329,7 @@ class Optimizer:
             self._validate(group)
         self.state = new_state
         self.param_groups = new_groups
-        self._flat = {}
+        self._flat = {}     # (optim.flat: groups stepped per parameter may be flat again)
 
 
 def _copy_value(v, dtype, key):

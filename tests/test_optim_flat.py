@@ -11,7 +11,7 @@ from optim import flat
 
 from test_optim import CASES
 
-SHAPES = [(3, 4), (4,), (2, 3, 2), ()]
+SHAPES = [(3, 4), (4,), (2, 3, 2), (1,)]
 
 
 def make_params(dtype=np.float32, seed=0):
@@ -69,7 +69,7 @@ def test_the_flat_step_gives_the_per_parameter_numbers(name, kwargs, monkeypatch
     for a, b in zip(got, want):
         assert_same(a, b)
     if name == "LAMB":      # a trust ratio per tensor: never flat
-        assert not opt._flat
+        assert not getattr(opt, "_flat", None)
         return
     (record,) = opt._flat.values()
     for p in params:        # the state shown per parameter is a view of the flat state
@@ -143,6 +143,9 @@ def test_groups_that_do_not_qualify_are_stepped_per_parameter(monkeypatch):
     mixed = make_params()
     mixed[0] = ag.Tensor(mixed[0].data.astype(np.float64), requires_grad=True)
     assert not stepped_flat(mixed)                                 # two dtypes
+    scalar = make_params()
+    scalar[3] = ag.Tensor(np.float32(2.0), requires_grad=True)
+    assert not stepped_flat(scalar)         # 0-d: NumPy 1 computes it in float64
     base = np.zeros(20, np.float32)
     views = [ag.Tensor(base[:10], requires_grad=True), ag.Tensor(base[10:], requires_grad=True)]
     assert not stepped_flat(views)                                 # views of one array
@@ -172,3 +175,117 @@ def test_two_parameters_sharing_an_array_are_updated_one_after_the_other(monkeyp
 
     np.testing.assert_array_equal(run(True), run(False))
     np.testing.assert_array_equal(run(True), 0.0)       # both updates applied
+
+
+def test_clearing_the_state_starts_it_again_and_it_stays_in_optimizer_state(monkeypatch):
+    def between(k, opt, params):
+        if k == 0:
+            opt.state.clear()
+        if k == 1:
+            opt.param_groups[0]["momentum"] = 0.9
+        return None
+
+    opt, params, got = trajectory("SGD", {"lr": 0.1}, steps=5, between=between)
+    _, _, want = trajectory("SGD", {"lr": 0.1}, steps=5, between=between, flat_on=False,
+                            monkeypatch=monkeypatch)
+    for a, b in zip(got, want):
+        assert_same(a, b)
+    assert all("momentum_buffer" in opt.state[p] for p in params)
+    assert set(opt.state_dict()["state"]) == {0, 1, 2, 3}
+
+
+def test_a_state_tensor_held_by_the_user_keeps_following_the_steps():
+    params = make_params()
+    opt = optim.Adam(params)
+    set_grads(params, 0)
+    opt.step()
+    opt.load_state_dict(opt.state_dict())               # new state: made flat again
+    m = opt.state[params[1]]["exp_avg"]
+    before = m.data.copy()
+    set_grads(params, 1)
+    opt.step()
+    assert opt.state[params[1]]["exp_avg"] is m and not np.array_equal(m.data, before)
+    params[0].data = params[0].data.copy()              # a parameter's array replaced
+    before = m.data.copy()
+    set_grads(params, 2)
+    opt.step()
+    assert opt.state[params[1]]["exp_avg"] is m and not np.array_equal(m.data, before)
+    assert opt.state[params[1]]["step"] == 3
+
+
+def test_a_parameter_stepped_alone_leaves_the_others_state_versions_alone():
+    w, v = make_params()[:2]
+    scale = ag.Tensor(np.float32(2.0), requires_grad=True)
+    opt = optim.SGD([w, v], lr=0.1, momentum=0.9)
+    set_grads([w, v], 0)
+    opt.step()                                          # flat
+    y = (scale * opt.state[v]["momentum_buffer"]).sum()     # saves v's buffer
+    v.grad = None
+    set_grads([w], 1)
+    opt.step()                                          # w alone, per parameter
+    y.backward()                                        # v's buffer was not written
+    assert scale.grad is not None
+
+
+def test_array_gradients_set_by_hand_and_optimizers_without_the_flat_record():
+    params = make_params()
+    opt = optim.Adam(params)
+    for p in params:
+        p.grad = np.ones_like(p.data)                   # not a Tensor: per parameter
+    opt.step()
+    set_grads(params, 1)
+    opt.step()
+    del opt._flat                                       # as an optimizer pickled before
+    opt.step()
+    assert all(opt.state[p]["step"] == 3 for p in params)
+
+
+def test_records_of_removed_groups_are_dropped():
+    params = make_params()
+    opt = optim.Adam(params[:2])
+    for _ in range(20):
+        opt.add_param_group({"params": params[2:]})
+        set_grads(params, 0)
+        opt.step()
+        opt.param_groups.pop()
+    set_grads(params, 1)
+    opt.step()
+    assert len(opt._flat) <= len(opt.param_groups)
+
+
+def test_a_gradient_that_is_a_parameters_array_is_stepped_per_parameter(monkeypatch):
+    def run(flat_on):
+        if not flat_on:
+            monkeypatch.setattr(flat, "AVERAGE_MAX", 0)
+        params = [ag.Tensor(np.full(4, v, np.float32), requires_grad=True)
+                  for v in (1.0, 2.0, 3.0)]
+        opt = optim.SGD(params, lr=0.5)
+        params[0].grad = ag.Tensor(np.ones(4, np.float32))
+        params[1].grad = ag.Tensor(params[0].data)      # read after params[0] is updated
+        params[2].grad = ag.Tensor(params[0].data[::-1])    # a view of it
+        opt.step()
+        monkeypatch.undo()
+        return [p.data.copy() for p in params]
+
+    for a, b in zip(run(True), run(False)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_an_error_in_the_rule_leaves_the_state_consistent_and_the_parameters_alone():
+    params = make_params(np.float16)
+    opt = optim.Adam(params)
+    set_grads(params, 0)
+    opt.step()
+    before = [p.data.copy() for p in params]
+    for p in params:
+        p.grad = ag.Tensor(np.full(p.shape, 1e4, np.float16))
+    with np.errstate(over="raise"), pytest.raises(FloatingPointError):
+        opt.step()                                      # g² overflows float16
+    for p, b in zip(params, before):
+        np.testing.assert_array_equal(p.data, b)
+    steps = {opt.state[p]["step"] for p in params}
+    assert steps == {2}                                 # counted with the moments
+    set_grads(params, 2)
+    with np.errstate(all="ignore"):                     # (the moments hold inf now)
+        opt.step()
+    assert isinstance(opt._flat[id(opt.param_groups[0])], flat.Flat)

@@ -16,8 +16,7 @@ parameters' arrays are no longer those (``load_state_dict``, a state tensor or d
 replaced, ``p.data`` replaced), the flat state is made again from the per-parameter
 state, keeping its Tensor objects (their arrays become new views). A group whose
 parameters' state differs (their step counts, after a step in which one had no
-gradient) is stepped per parameter from then on (``PER_PARAMETER``), until
-``load_state_dict``.
+gradient) is stepped per parameter (``PerParameter``) until its state changes shape.
 """
 import numpy as np
 
@@ -63,21 +62,27 @@ def eligible(params):
 
 def gather_state(params, state):
     """The per-parameter state as {key: [value per parameter]} when every parameter
-    has the same keys, the same numbers (step counts) and tensors of its own shape and
-    dtype; {} when none has state yet; None otherwise."""
+    has its own dict with the same keys, the same numbers (step counts) and its own
+    tensors of its shape and dtype, none of them a parameter's gradient; {} when none
+    has state yet; None otherwise."""
     dicts = [state.get(p) for p in params]
     if all(not d for d in dicts):
         return {}
     first = dicts[0]
-    if any(not d or d.keys() != first.keys() for d in dicts):
+    if any(not d or d.keys() != first.keys() for d in dicts) \
+            or len({id(d) for d in dicts}) < len(dicts):
         return None
+    grads = {id(p.grad) for p in params} | {id(p.grad.data) for p in params}
     out = {}
     for key, value in first.items():
         values = [d[key] for d in dicts]
         if isinstance(value, Tensor):
+            if len({id(v) for v in values}) < len(values):
+                return None             # one tensor in two parameters' state
             for v, p in zip(values, params):
                 if not isinstance(v, Tensor) or v.data.shape != p.data.shape \
-                        or v.data.dtype != p.data.dtype:
+                        or v.data.dtype != p.data.dtype or id(v) in grads \
+                        or id(v.data) in grads:
                     return None
         elif isinstance(value, (int, float)) and not isinstance(value, bool):
             if any(type(v) is not type(value) or v != value for v in values):
@@ -89,10 +94,25 @@ def gather_state(params, state):
 
 
 class PerParameter:
-    """Marks a group whose parameters' state differs: stepped per parameter."""
+    """Marks a group whose parameters' state differs: stepped per parameter until that
+    state changes shape (``opt.state`` replaced, an entry added or removed)."""
 
-    def __init__(self, group):
+    def __init__(self, group, params, state):
         self.group = group
+        self.state = state
+        self.size = state_size(params, state)
+
+    def holds(self, params, state):
+        return state is self.state and state_size(params, state) == self.size
+
+
+def state_size(params, state):
+    """How many state entries the parameters have in all (-1 for a missing dict)."""
+    n = 0
+    for p in params:
+        st = state.get(p)
+        n += -1 if st is None else len(st)
+    return n
 
 
 class Flat:
@@ -154,7 +174,7 @@ class Flat:
             if dicts:
                 if st is not dicts[i] or len(st) != len(self.state):
                     return False
-            elif st:
+            elif st:            # (a record is made with its dicts when there is state)
                 return False
         for key, value in self.state.items():
             view = self.views.get(key)

@@ -227,27 +227,35 @@ class Optimizer:
                 target.param = None
         return loss
 
+    def _flat_records(self):
+        """optim.flat's records (id(group) -> record) of the groups there are now."""
+        records = self.__dict__.get("_flat")    # made lazily: neither pickled nor copied
+        if records is None:
+            records = self._flat = {}
+        elif records:
+            live = {id(g): g for g in self.param_groups}
+            if any(live.get(k) is not r.group for k, r in records.items()):
+                records = self._flat = {k: r for k, r in records.items()
+                                        if live.get(k) is r.group}
+        return records
+
     def _step_flat(self, group, rule, kwargs):
         """Step ``group`` as one flat array (optim.flat) if it qualifies; False if not
         (nothing was done)."""
-        records = self.__dict__.get("_flat")    # id(group) -> its record (made lazily:
-        if records is None or len(records) > len(self.param_groups):  # old pickles too)
-            records = self._flat = {id(g): r for g in self.param_groups
-                                    if (r := (records or {}).get(id(g))) is not None
-                                    and r.group is g}
+        records = self._flat_records()
         record = records.get(id(group))
-        if record is not None and record.group is not group:
-            record = None
-        if record.__class__ is _flat.PerParameter:
-            return False
         params = group["params"]
+        if record.__class__ is _flat.PerParameter:
+            if record.holds(params, self.state):
+                return False
+            record = None
         dtype = _flat.eligible(params)
         if dtype is None:
             return False
         if record is None or not record.matches(params, self.state):
             per_param = _flat.gather_state(params, self.state)
             if per_param is None:
-                records[id(group)] = _flat.PerParameter(group)
+                records[id(group)] = _flat.PerParameter(group, params, self.state)
                 return False
             record = records[id(group)] = _flat.Flat(group, params, dtype, self.state,
                                                      per_param)
@@ -265,6 +273,13 @@ class Optimizer:
             raise ValueError(f"{self._name}: parameter {i} (shape {shape}, dtype {dtype}) "
                              "wraps a read-only array and cannot be updated in place; give "
                              "the Parameter a writeable copy (np.array(a))")
+
+    def __getstate__(self):
+        # optim.flat's records are views into arrays that a copy would not share: a
+        # pickled or copied optimizer makes its own on its first step.
+        state = self.__dict__.copy()
+        state.pop("_flat", None)
+        return state
 
     # ----- state dicts -----------------------------------------------------------------
     def state_dict(self):

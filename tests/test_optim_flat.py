@@ -289,3 +289,114 @@ def test_an_error_in_the_rule_leaves_the_state_consistent_and_the_parameters_alo
     with np.errstate(all="ignore"):                     # (the moments hold inf now)
         opt.step()
     assert isinstance(opt._flat[id(opt.param_groups[0])], flat.Flat)
+
+
+def _record(opt):
+    return opt._flat.get(id(opt.param_groups[0]))
+
+
+def test_a_group_stepped_per_parameter_goes_flat_again_when_its_state_agrees():
+    params = make_params()
+    opt = optim.SGD(params, lr=0.1, momentum=0.9)
+    set_grads(params, 0, skip=1)        # one parameter gets no momentum buffer yet
+    opt.step()
+    set_grads(params, 1)
+    opt.step()                          # the states differ: per parameter
+    assert isinstance(_record(opt), flat.PerParameter)
+    set_grads(params, 2)
+    opt.step()                          # every parameter has a buffer now (no step counts)
+    assert isinstance(_record(opt), flat.Flat)
+    adam = optim.Adam(params)
+    set_grads(params, 0, skip=1)
+    adam.step()
+    set_grads(params, 1)
+    adam.step()                         # step counts 2 and 1: per parameter for good
+    assert isinstance(_record(adam), flat.PerParameter)
+    adam.state.clear()                  # until the state changes shape
+    set_grads(params, 2)
+    adam.step()
+    assert isinstance(_record(adam), flat.Flat)
+
+
+def test_a_pickled_or_copied_optimizer_steps_its_own_parameters():
+    import copy
+    import pickle
+    params = make_params()
+    opt = optim.Adam(params)
+    set_grads(params, 0)
+    opt.step()
+    for clone in (pickle.loads(pickle.dumps(opt)), copy.deepcopy(opt)):
+        assert "_flat" not in clone.__dict__
+        ps = clone.param_groups[0]["params"]
+        before = [p.data.copy() for p in ps]
+        set_grads(ps, 1)
+        clone.step()
+        assert all(not np.array_equal(p.data, b) for p, b in zip(ps, before))
+        assert clone.state[ps[0]]["step"] == 2
+
+
+def test_replacing_a_parameters_array_or_a_state_tensors_array_is_followed(monkeypatch):
+    def between(k, opt, params):
+        if k == 0:
+            params[0].data = params[0].data.copy()
+        if k == 2:
+            t = opt.state[params[2]]["exp_avg"]
+            t.data = t.data * 2.0               # the Tensor kept, its array replaced
+        return None
+
+    opt, params, got = trajectory("Adam", {}, steps=5, between=between)
+    _, _, want = trajectory("Adam", {}, steps=5, between=between, flat_on=False,
+                            monkeypatch=monkeypatch)
+    for a, b in zip(got, want):
+        assert_same(a, b)
+
+
+def test_a_gradient_that_views_a_parameter_or_is_a_state_tensor_goes_per_parameter(
+        monkeypatch):
+    def run(flat_on, how):
+        if not flat_on:
+            monkeypatch.setattr(flat, "AVERAGE_MAX", 0)
+        params = [ag.Tensor(np.full(4, v, np.float32), requires_grad=True)
+                  for v in (1.0, 2.0, 3.0)]
+        opt = optim.SGD(params, lr=0.5, momentum=0.9)
+        for p in params:
+            p.grad = ag.Tensor(np.ones(4, np.float32))
+        opt.step()
+        opt.load_state_dict(opt.state_dict())
+        if how == "view":
+            params[2].grad = ag.Tensor(params[0].data[::-1])
+        else:
+            params[1].grad = opt.state[params[0]]["momentum_buffer"]
+        opt.step()
+        monkeypatch.undo()
+        return [p.data.copy() for p in params]
+
+    for how in ("view", "state"):
+        for a, b in zip(run(True, how), run(False, how)):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_a_state_tensor_the_step_does_not_write_keeps_its_version():
+    params = make_params()
+    opt = optim.SGD(params, lr=0.1, momentum=0.9)
+    set_grads(params, 0)
+    opt.step()
+    opt.param_groups[0]["momentum"] = 0.0       # the buffers stay, unused
+    held = [opt.state[p]["momentum_buffer"] for p in params]
+    versions = [t._version for t in held]
+    set_grads(params, 1)
+    opt.step()
+    assert [t._version for t in held] == versions
+
+
+def test_the_record_of_a_removed_group_is_dropped_when_another_takes_its_place():
+    params = make_params()
+    opt = optim.Adam(params[:2])
+    opt.add_param_group({"params": params[2:]})
+    set_grads(params, 0)
+    opt.step()
+    removed = opt.param_groups.pop()
+    opt.add_param_group({"params": params[3:]})     # one parameter: never flat
+    set_grads(params, 1)
+    opt.step()
+    assert all(r.group is not removed for r in opt._flat.values())

@@ -125,9 +125,7 @@ class Node(list):
     @property
     def needs_input_grad(self):
         """One bool per argument of ``apply``: does that input need a gradient?"""
-        # (needs_grad inlined: a call per edge was half the cost of this list)
-        return [e.__class__ is Node or (isinstance(e, Tensor) and e.requires_grad)
-                for e in self]
+        return [needs_grad(e) for e in self]
 
     @property
     def name(self):

@@ -273,6 +273,8 @@ class Function:
     returns_view = False  # True when forward returns a view of its first input
     _ufunc1 = _ufunc2 = None  # the ufunc that apply calls itself, without forward, for
     #                           one or two small arguments (elementwise._Unary, _Binary)
+    _scalar2 = None     # with _ufunc2: the same on two NumPy float scalars, for two 0-d
+    #                     float arrays (the operator: NumPy's scalar arithmetic is faster)
     array_rule = False  # True when backward also works on plain arrays: written with
     #                     operators and chainrule functions only (the primitives). When
     #                     backward records nothing, the engine then hands it arrays and
@@ -332,8 +334,21 @@ class Function:
                 a0 = arrays[0]
                 a1 = arrays[1]
                 uf = cls._ufunc2
-                if uf is not None and (a0.__class__ is not _ndarray or a0.nbytes < _LARGE) \
-                        and (a1.__class__ is not _ndarray or a1.nbytes < _LARGE):
+                if uf is None:
+                    raw = cls.forward(ctx, a0, a1)
+                elif a1.__class__ is _ndarray:
+                    s1 = a1.nbytes
+                    if s1 <= 8 and not a1.shape and a0.__class__ is _ndarray and not a0.shape \
+                            and a0.dtype in _SCALAR_FLOATS and a1.dtype in _SCALAR_FLOATS:
+                        # Two 0-d float arrays: NumPy's scalar arithmetic (_scalar2, the
+                        # operator) gives the ufunc's result in 40 % of its time. (Read
+                        # first: nbytes, which a small array's test needs anyway.)
+                        raw = _asarray(cls._scalar2(a0[()], a1[()]))
+                    elif s1 < _LARGE and (a0.__class__ is not _ndarray or a0.nbytes < _LARGE):
+                        raw = uf(a0, a1)
+                    else:
+                        raw = cls.forward(ctx, a0, a1)
+                elif a0.__class__ is not _ndarray or a0.nbytes < _LARGE:
                     raw = uf(a0, a1)
                 else:
                     raw = cls.forward(ctx, a0, a1)
@@ -341,7 +356,9 @@ class Function:
                 a0 = arrays[0]
                 uf = cls._ufunc1
                 if uf is not None and (a0.__class__ is not _ndarray or a0.nbytes < _LARGE):
-                    raw = uf(a0)
+                    # The ufunc of a 0-d array's scalar: the same loop and result, in
+                    # three quarters of the time.
+                    raw = uf(a0[()] if a0.__class__ is _ndarray and not a0.shape else a0)
                 else:
                     raw = cls.forward(ctx, a0)
             elif n == 3:
@@ -457,6 +474,7 @@ _NO_GRAD_CTX = _NoGradCtx()
 _seqs = itertools.count()    # (next() on it is cheaper than its bound __next__)
 _FLOAT32 = np.dtype(np.float32)
 _FLOAT64 = np.dtype(np.float64)
+_SCALAR_FLOATS = (_FLOAT32, _FLOAT64)   # (`in` a tuple tests identity first)
 _SHAPES = {}     # see _shared_shape
 
 

@@ -2,6 +2,7 @@
 import gc
 import threading
 import weakref
+import warnings
 
 import numpy as np
 import pytest
@@ -1102,6 +1103,35 @@ def test_apply_calls_the_ufunc_for_small_operands_and_forward_for_large_ones(mon
     large = ag.tensor(np.ones(buffers.MIN_BYTES // 8 + 1), requires_grad=True)
     np.testing.assert_array_equal((large * large).data, 1.0)
     assert calls == [1]
+
+
+def test_two_0d_float_operands_take_numpys_scalar_arithmetic(monkeypatch):
+    from autograd.ops import elementwise
+    used = []
+    monkeypatch.setattr(elementwise.Mul, "_scalar2",
+                        lambda a, b: used.append((type(a), type(b))) or a * b)
+    f32 = ag.tensor(np.float32(1.5), requires_grad=True)
+    out = f32 * ag.tensor(np.float32(3.0))
+    assert out.data.__class__ is np.ndarray and out.data.shape == () and out.dtype == np.float32
+    assert out.item() == 4.5 and used == [(np.float32, np.float32)]
+    mixed = f32 * ag.tensor(np.float64(0.1))         # promotes as the ufunc does
+    assert mixed.dtype == np.float64 and mixed.item() == np.multiply(np.float32(1.5), 0.1)
+    used.clear()
+    f32 * ag.tensor(np.ones(1, np.float32))          # one element, but not 0-d
+    f32 * 2.0                                        # a Python number
+    ag.tensor(np.ones(2)) * ag.tensor(np.ones(2))
+    assert used == []
+
+
+def test_0d_integer_operands_keep_the_ufuncs_wraparound():
+    # NumPy's integer scalar arithmetic warns on overflow where the ufunc wraps silently:
+    # only float operands take the scalar shortcut.
+    big = ag.tensor(np.array(2 ** 62, dtype=np.int64))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = big * ag.tensor(np.array(4, dtype=np.int64))
+    assert out.data.__class__ is np.ndarray
+    assert out.item() == np.multiply(np.array(2 ** 62, np.int64), np.array(4, np.int64))
 
 
 def test_a_subclass_or_mixin_forward_runs_instead_of_the_ufunc():

@@ -4,6 +4,8 @@ Each rule is written with Tensor operations, so ``create_graph=True`` can
 differentiate it again. Broadcasting is undone once, in the engine, so a rule
 may return a gradient of the broadcast shape.
 """
+import operator
+
 import numpy as np
 from scipy import special
 
@@ -74,6 +76,7 @@ class _Binary(Primitive):
     def __init_subclass__(cls, **kw):
         super().__init_subclass__(**kw)
         cls._ufunc2 = cls.ufunc if _runs(cls, _Binary) else None
+        cls._scalar2 = _OPERATORS.get(cls.ufunc, cls.ufunc)
 
     @classmethod
     def forward(cls, ctx, a, b):
@@ -92,6 +95,12 @@ class _Unary(Primitive):
     @classmethod
     def forward(cls, ctx, x):
         return _ufunc(cls.ufunc, x)
+
+
+# The Python operator that computes each ufunc on two NumPy float scalars, with the
+# same promotion and the same result (NumPy's scalar arithmetic), for apply's 0-d
+# shortcut (Function._scalar2); another ufunc is called on the scalars itself.
+_OPERATORS = {np.add: operator.add, np.subtract: operator.sub, np.multiply: operator.mul}
 
 
 def _runs(cls, base):

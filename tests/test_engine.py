@@ -1115,12 +1115,37 @@ def test_two_0d_float_operands_take_numpys_scalar_arithmetic(monkeypatch):
     assert out.data.__class__ is np.ndarray and out.data.shape == () and out.dtype == np.float32
     assert out.item() == 4.5 and used == [(np.float32, np.float32)]
     mixed = f32 * ag.tensor(np.float64(0.1))         # promotes as the ufunc does
-    assert mixed.dtype == np.float64 and mixed.item() == np.multiply(np.float32(1.5), 0.1)
+    assert mixed.dtype == np.float64
+    assert mixed.item() == np.multiply(np.array(1.5, np.float32), np.array(0.1))
+    assert mixed.item() != float(np.multiply(np.float32(1.5), np.float32(0.1)))
     used.clear()
     f32 * ag.tensor(np.ones(1, np.float32))          # one element, but not 0-d
     f32 * 2.0                                        # a Python number
     ag.tensor(np.ones(2)) * ag.tensor(np.ones(2))
     assert used == []
+
+
+def test_a_0d_object_operand_of_a_unary_op_keeps_the_object_loop():
+    # Its scalar is a Python number, which would select the float loop instead.
+    with pytest.raises(TypeError, match="^exp: "):
+        ag.exp(np.array(2.0, dtype=object))
+
+
+def test_a_subclass_ufunc_attribute_need_not_be_hashable():
+    from autograd.ops import elementwise
+
+    class Scaled:
+        __hash__ = None
+
+        def __call__(self, a, b):
+            return np.add(a, b) * 2
+
+    class Twice(elementwise.Add):
+        ufunc = Scaled()
+
+    x = ag.tensor(np.float64(1.5), requires_grad=True)
+    assert Twice.apply(x, x).item() == 6.0
+    np.testing.assert_array_equal(Twice.apply(ag.tensor([1.0]), ag.tensor([2.0])).data, [6.0])
 
 
 def test_0d_integer_operands_keep_the_ufuncs_wraparound():

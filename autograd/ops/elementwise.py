@@ -76,7 +76,8 @@ class _Binary(Primitive):
     def __init_subclass__(cls, **kw):
         super().__init_subclass__(**kw)
         cls._ufunc2 = cls.ufunc if _runs(cls, _Binary) else None
-        cls._scalar2 = _OPERATORS.get(cls.ufunc, cls.ufunc)
+        # (Found by identity: a user's ufunc attribute need not be hashable.)
+        cls._scalar2 = next((op for f, op in _OPERATORS if f is cls.ufunc), cls.ufunc)
 
     @classmethod
     def forward(cls, ctx, a, b):
@@ -100,7 +101,8 @@ class _Unary(Primitive):
 # The Python operator that computes each ufunc on two NumPy float scalars, with the
 # same promotion and the same result (NumPy's scalar arithmetic), for apply's 0-d
 # shortcut (Function._scalar2); another ufunc is called on the scalars itself.
-_OPERATORS = {np.add: operator.add, np.subtract: operator.sub, np.multiply: operator.mul}
+_OPERATORS = ((np.add, operator.add), (np.subtract, operator.sub),
+              (np.multiply, operator.mul))
 
 
 def _runs(cls, base):

@@ -155,12 +155,25 @@ def _run(roots, grads, retain_graph, create_graph, inputs):
     # thresholds and keep freed memory from going back to the system.
     frontier = [(-node.seq, node) for node in pending]
     heapify(frontier)
+    # A chain (each node's output used once: a sequential model, an unrolled loop)
+    # needs neither: when a node's gradient goes to one node and no other node has a
+    # gradient, that node is the next to run, so it and its gradient are kept here
+    # (nxt, nxt_g) instead of passing through pending and the heap.
+    nxt = nxt_g = None
     state.arrays = arrays       # backward() restores it, also after an exception
 
-    while frontier:
-        node = heappop(frontier)[1]
-        g = pending.pop(node)
-        summed.discard(node)    # a node that ran gets no more gradient
+    while True:
+        if nxt is not None:
+            node = nxt
+            g = nxt_g
+            nxt = nxt_g = None
+        elif frontier:
+            node = heappop(frontier)[1]
+            g = pending.pop(node)
+            if summed:
+                summed.discard(node)    # a node that ran gets no more gradient
+        else:
+            break
         if node.saved is _FREED:
             _raise_freed(node)
         if node.hooks or node.retain is not None:
@@ -233,6 +246,16 @@ def _run(roots, grads, retain_graph, create_graph, inputs):
                         continue
                     if gshape != e.shape or (gdtype is not e.dtype and gdtype != e.dtype):
                         gi = _fit(gi, e.shape, e.dtype, fn.name)
+                    if nxt is not None:
+                        # A second node gets a gradient (or the same one again): the
+                        # kept one joins the frontier, and this one follows it there.
+                        pending[nxt] = nxt_g
+                        heappush(frontier, (-nxt.seq, nxt))
+                        nxt = nxt_g = None
+                    elif not frontier:
+                        nxt = e
+                        nxt_g = gi
+                        continue
                     prev = pending.get(e)
                     if prev is None:
                         pending[e] = gi

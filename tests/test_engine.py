@@ -597,6 +597,37 @@ def test_backward_order_follows_creation_even_when_built_out_of_order():
     np.testing.assert_allclose(x.grad.data, e * 3 * np.array([1.0, 2.0]) + e * 3 + e)
 
 
+def test_chains_pass_whole_gradients_through_the_walks_shortcut():
+    # The walk hands a chain's gradient straight to the next node when no other node
+    # has one. Where a node's output is used twice by one op (h * h) or two nodes get a
+    # gradient from one op (a * b), the gradients must still be summed, run newest first
+    # and reach hooks whole; again with retain_graph, and through grad(inputs=...).
+    x = ag.tensor(np.array([0.5, -1.0, 2.0]), requires_grad=True)
+    h = (x * 2.0).tanh()
+    seen = []
+    h.register_hook(lambda g: seen.append(g.data.copy()))
+    a = (h * h).exp()               # two edges of one node to h's node
+    b = a * 3.0
+    c = a.sin()                     # a feeds two nodes, b newer... than a, c newest
+    y = (b * c).sum()
+    t = np.tanh(2 * x.data)
+    av = np.exp(t * t)
+    dy_da = 3 * np.sin(av) + 3 * av * np.cos(av)
+    dy_dh = dy_da * av * 2 * t
+    dy_dx = dy_dh * (1 - t * t) * 2
+    y.backward(retain_graph=True)
+    np.testing.assert_allclose(seen[0], dy_dh)
+    np.testing.assert_allclose(x.grad.data, dy_dx)
+    y.backward()
+    np.testing.assert_allclose(seen[1], dy_dh)
+    np.testing.assert_allclose(x.grad.data, 2 * dy_dx)
+    x2 = ag.tensor(x.data, requires_grad=True)
+    h2 = (x2 * 2.0).tanh()
+    a2 = (h2 * h2).exp()
+    (gh,) = ag.grad(((a2 * 3.0) * a2.sin()).sum(), [h2])
+    np.testing.assert_allclose(gh.data, dy_dh)
+
+
 def test_summed_gradients_reach_hooks_and_retain_grad_complete_and_unchanged():
     # h feeds three ops: its gradient is summed in place by the walk, and what a hook
     # or retain_grad gets must be the whole sum, never modified afterwards.

@@ -126,7 +126,7 @@ def _run(roots, grads, retain_graph, create_graph, inputs):
     # create_graph, gradients are Tensors.
     arrays = not create_graph
     state = grad_mode._state
-    pending = {}        # node -> gradient of its output, summed so far
+    pending = {}        # node -> gradient of its output, summed so far (but nxt's)
     summed = set()      # nodes whose pending gradient is an array this walk made
     stand_ins = {}      # the released constants' stand-ins (function.stand_in)
     leaves = {}         # id(leaf) -> [leaf, gradient summed so far, made by this walk]
@@ -148,17 +148,19 @@ def _run(roots, grads, retain_graph, create_graph, inputs):
         targets_node = {t.grad_fn: i for i, t in enumerate(inputs) if t.grad_fn is not None}
         needed = _needed(topological_order(list(pending)), targets_leaf, targets_node)
         results = [None] * len(inputs)
-    # The frontier: the nodes that have a gradient and have not run, newest first. A
-    # node's consumers are newer than it (Node.seq), so it runs after all of them that
-    # the walk reaches. The walk holds only the frontier, never the whole graph: no
-    # graph-sized set or list, whose large tables would also raise the C allocator's
-    # thresholds and keep freed memory from going back to the system.
+    # The frontier: the nodes that have a gradient and have not run (but nxt, below),
+    # newest first. A node's consumers are newer than it (Node.seq), so it runs after
+    # all of them that the walk reaches. The walk holds only the frontier, never the
+    # whole graph: no graph-sized set or list, whose large tables would also raise the
+    # C allocator's thresholds and keep freed memory from going back to the system.
     frontier = [(-node.seq, node) for node in pending]
     heapify(frontier)
     # A chain (each node's output used once: a sequential model, an unrolled loop)
-    # needs neither: when a node's gradient goes to one node and no other node has a
-    # gradient, that node is the next to run, so it and its gradient are kept here
-    # (nxt, nxt_g) instead of passing through pending and the heap.
+    # needs neither: when a rule's gradient reaches a node while the frontier is empty,
+    # that node is the only one with a gradient and runs next, so it and its gradient
+    # are kept here (nxt, nxt_g) instead of passing through pending and the heap; if
+    # the same rule then gives a gradient to another node, or to it again, it joins
+    # the frontier first.
     nxt = nxt_g = None
     state.arrays = arrays       # backward() restores it, also after an exception
 

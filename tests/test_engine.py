@@ -608,7 +608,7 @@ def test_chains_pass_whole_gradients_through_the_walks_shortcut():
     h.register_hook(lambda g: seen.append(g.data.copy()))
     a = (h * h).exp()               # two edges of one node to h's node
     b = a * 3.0
-    c = a.sin()                     # a feeds two nodes, b newer... than a, c newest
+    c = a.sin()                     # a feeds two nodes; c is newer than b, both than a
     y = (b * c).sum()
     t = np.tanh(2 * x.data)
     av = np.exp(t * t)
@@ -626,6 +626,53 @@ def test_chains_pass_whole_gradients_through_the_walks_shortcut():
     a2 = (h2 * h2).exp()
     (gh,) = ag.grad(((a2 * 3.0) * a2.sin()).sum(), [h2])
     np.testing.assert_allclose(gh.data, dy_dh)
+
+
+def test_a_chains_kept_node_runs_its_hooks_retain_grad_and_grad_targets():
+    # Nodes reached only through the shortcut (never through the frontier): a hook that
+    # replaces the gradient, retain_grad, grad(inputs=...) on one, pruning, a gradient
+    # array that a rule hands to a leaf and a node at once, and create_graph.
+    x = ag.tensor(np.array([0.3, -0.7]), requires_grad=True)
+    m = x.exp().sin()
+    m.retain_grad()
+    m.register_hook(lambda g: g * 2.0)
+    y = m.tanh().sum()
+    y.backward()
+    dm = 1 - np.tanh(np.sin(np.exp(x.data))) ** 2
+    np.testing.assert_allclose(m.grad.data, 2 * dm)     # after the hook, as PyTorch 2
+    np.testing.assert_allclose(x.grad.data, 2 * dm * np.cos(np.exp(x.data)) * np.exp(x.data))
+    m2 = x.exp().sin()
+    (gm,) = ag.grad(m2.tanh().sum(), [m2])
+    np.testing.assert_allclose(gm.data, dm)
+    # c leads nowhere near h: its edge is pruned before h's node is kept.
+    c = ag.tensor(np.array([2.0, 3.0]), requires_grad=True) * 1.0
+    h = x * 1.0
+    (gh,) = ag.grad((c * h.exp()).sum(), [h])
+    np.testing.assert_allclose(gh.data, c.data * np.exp(x.data))
+    # Add's rule hands one array to the leaf x and to h's node; h's node then gets it
+    # kept, and h + h later sums into it: neither x.grad nor the hook's copy may change.
+    u = ag.tensor(np.array([0.0, 1.0]), requires_grad=True)
+    w = ag.tensor(np.array([1.0, 2.0]), requires_grad=True)
+    seen = []
+    h = w * 3.0
+    h.register_hook(lambda g: seen.append(g))
+    (u + (h + h)).sum().backward()
+    np.testing.assert_array_equal(u.grad.data, [1.0, 1.0])
+    np.testing.assert_array_equal(w.grad.data, [6.0, 6.0])
+    w.grad = None
+    h = w * 3.0
+    h.register_hook(lambda g: seen.append(g))
+    ((h + h) + w).sum().backward()
+    np.testing.assert_array_equal(seen[0].data, [2.0, 2.0])
+    np.testing.assert_array_equal(seen[1].data, [2.0, 2.0])
+    np.testing.assert_array_equal(w.grad.data, [7.0, 7.0])
+    # create_graph through a chain, then differentiated again.
+    z = ag.tensor(np.array([0.5, 1.5]), requires_grad=True)
+    (gz,) = ag.grad(z.exp().sin().sum(), [z], create_graph=True)
+    gz.sum().backward()
+    e = np.exp(z.data)
+    np.testing.assert_allclose(gz.data, np.cos(e) * e)
+    np.testing.assert_allclose(z.grad.data, -np.sin(e) * e * e + np.cos(e) * e)
 
 
 def test_summed_gradients_reach_hooks_and_retain_grad_complete_and_unchanged():

@@ -1079,6 +1079,70 @@ def test_a_users_subclass_of_a_builtin_op_gets_tensors():
     np.testing.assert_allclose(x.grad.data, np.exp([0.0, 1.0]), rtol=1e-6)
 
 
+def test_each_op_class_has_its_own_apply_and_the_operators_are_those():
+    from autograd.ops.elementwise import Add, Mul, Tanh
+
+    # Tensor's operators and unary methods are the ops' apply (no method frame between).
+    assert ag.Tensor.__mul__ is Mul.apply and ag.Tensor.tanh is Tanh.apply
+    assert Mul.apply.__qualname__ == "Mul.apply"
+
+    class Twice(Mul):       # a subclass without an apply of its own records itself
+        @staticmethod
+        def backward(ctx, g):
+            a, b = ctx.saved_tensors     # (Mul keeps b alone: only x needs a gradient)
+            return 2 * g * b, None
+
+    x = ag.tensor([1.0, 2.0], requires_grad=True)
+    y = Twice.apply(x, ag.tensor([3.0, 4.0]))
+    assert y.grad_fn.fn is Twice and Twice.apply is not Mul.apply
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.data, [6.0, 8.0])
+
+    # A class that wraps apply reaches the engine through Function's apply, which runs
+    # the class it is called on ...
+    calls = []
+
+    class Logged(ag.Function):
+        @classmethod
+        def apply(cls, *args):
+            calls.append(cls.__name__)
+            return super().apply(*args)
+
+        @staticmethod
+        def forward(ctx, a):
+            return 3 * a
+
+        @staticmethod
+        def backward(ctx, g):
+            return 3 * g
+
+    class LoggedChild(Logged):
+        pass
+
+    x = ag.tensor([1.0, 2.0], requires_grad=True)
+    LoggedChild.apply(x).sum().backward()
+    Logged.apply(x).sum().backward()
+    assert calls == ["LoggedChild", "Logged"]
+    np.testing.assert_allclose(x.grad.data, [6.0, 6.0])
+
+    # ... but a parent op's apply runs that op: wrapping it would record the parent
+    # (and skip the class's own backward), so it is refused when the class is made.
+    with pytest.raises(TypeError, match="Wrapped: the apply of Wrapped calls on to that of Add"):
+        class Wrapped(Add):
+            @classmethod
+            def apply(cls, *args):
+                return super().apply(*args)
+
+    class Mixin:
+        @classmethod
+        def apply(cls, *args):
+            return super().apply(*args)
+
+    with pytest.raises(TypeError, match="Mixed: the apply of Mixin calls on to that of Add"):
+        class Mixed(Mixin, Add):
+            pass
+
+
 def test_a_large_result_inside_an_array_rule_is_a_tensor():
     # A small gradient broadcast to a large shape (max-pool's rule does this) comes back
     # from apply as a Tensor, so the rule's next arithmetic reuses buffers.

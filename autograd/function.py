@@ -284,19 +284,6 @@ class Function:
         super().__init_subclass__(**kw)
         if "name" not in cls.__dict__ or cls.__dict__["name"] is None:
             cls.name = cls.__name__.lower()
-        # The class's applies, nearest first: wrappers (a class's own classmethod that
-        # calls super().apply), then the engine's: Function's, or an op's made here.
-        owners = [k for k in cls.__mro__ if "apply" in k.__dict__]
-        engine = next(k for k in owners if k is Function or _made_here(k.__dict__["apply"]))
-        if engine is owners[0]:
-            cls.apply = staticmethod(_apply_of(cls))
-        elif engine is not Function:
-            # A wrapper's super().apply would run that op, not this class.
-            raise TypeError(
-                f"{cls.__name__}: the apply of {owners[0].__name__} calls on to that of "
-                f"{engine.__name__}, an op, which runs {engine.__name__} itself; wrap apply "
-                f"in a subclass of Function (whose apply runs the class it is called on), "
-                f"or wrap {cls.__name__}.apply in a function")
 
     @staticmethod
     def forward(ctx, *args):
@@ -308,20 +295,6 @@ class Function:
 
     @classmethod
     def apply(cls, *args):
-        """Run the op on ``args`` (see the class docstring). Every subclass gets its own
-        ``apply``, made when the class is (``_apply_of``); this one runs for a subclass
-        that defines ``apply`` itself and calls ``super().apply`` to reach the engine's."""
-        return _apply_of(cls)(*args)
-
-
-def _apply_of(cls):
-    """``cls.apply``: the op's hot path as a plain function with ``cls`` bound (a
-    closure), made once per class by ``Function.__init_subclass__``. Being a plain
-    function, it can itself be a Tensor method: ``Tensor.__mul__`` is ``Mul.apply``,
-    so ``a * b`` enters the op straight from the operator, without a Python frame of
-    the method's own (3 % of a small op's forward)."""
-
-    def apply(*args):
         # The hot path of the whole library: one pass over the arguments, no
         # per-op dictionaries, and nothing recorded unless it will be needed.
         arrays = []
@@ -481,19 +454,6 @@ def _apply_of(cls):
         if cls.returns_view:
             _share_version(args[0], t)
         return t
-
-    apply.__name__ = "apply"
-    apply.__qualname__ = f"{cls.__qualname__}.apply"
-    apply.__doc__ = "Run the op on ``args``: see the Function docstring."
-    return apply
-
-
-def _made_here(apply):
-    """Is ``apply`` (an entry of a class's __dict__) one that _apply_of made?"""
-    return isinstance(apply, staticmethod) and apply.__func__.__code__ is _APPLY_CODE
-
-
-_APPLY_CODE = _apply_of(Function).__code__     # the one code of every op's apply
 
 
 class Primitive(Function):

@@ -153,3 +153,24 @@ def test_max_pool_shares_the_gradient_among_tied_zeros():
     F.max_pool2d(x, 2).sum().backward()
     windows = x.grad.data.reshape(2, 3, 4, 2, 4, 2).sum(axis=(3, 5))
     np.testing.assert_allclose(windows, 1.0)        # each window passes on exactly g = 1
+
+
+def test_scipy_is_imported_only_when_erf_or_a_small_sigmoid_needs_it():
+    # scipy.special is most of `import autograd`'s time; it loads on first use.
+    import os
+    import subprocess
+    import sys
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    code = ("import sys, numpy as np, autograd as ag, nn, optim\n"
+            "x = ag.tensor(np.linspace(-3, 3, 5), requires_grad=True)\n"
+            "print('scipy' in sys.modules)\n"
+            "y = ag.sigmoid(x)\n"
+            "print('scipy.special' in sys.modules)\n"
+            "print(np.abs(y.data - 1 / (1 + np.exp(-x.data))).max() < 1e-15)\n"
+            "y.sum().backward()\n"
+            "print(np.abs(ag.erf(x).data - [-0.9999779095, -0.9661051465, 0.0, 0.9661051465,"
+            " 0.9999779095]).max() < 1e-9)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=dict(os.environ, PYTHONPATH=root), timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["False", "True", "True", "True"]

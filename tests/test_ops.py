@@ -26,18 +26,20 @@ def test_gradgradcheck(op, i):
     assert ag.gradgradcheck(op.fn, build(op, i), **op.tol)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float16])
 @pytest.mark.parametrize("op,i", PARAMS, ids=IDS)
-def test_gradients_have_input_shapes_and_dtypes(op, i):
-    # float32 in, float32 out and float32 gradients of each input's own shape:
-    # broadcasting is undone, dtype is never silently promoted.
-    xs = build(op, i, dtype=np.float32)
-    out = op.fn(*xs)
-    assert out.dtype == np.float32
-    out.backward(ag.ones_like(out))
+def test_gradients_have_input_shapes_and_dtypes(op, i, dtype):
+    # float32 (or float16) in, the same out and gradients of each input's own shape and
+    # dtype: broadcasting is undone, dtype is never silently promoted.
+    xs = build(op, i, dtype=dtype)
+    with np.errstate(all="ignore"):     # (float16 overflows where float32 does not)
+        out = op.fn(*xs)
+        assert out.dtype == (np.float32 if op.name == "astype" else dtype)
+        out.backward(ag.ones_like(out))
     for x in xs:
         assert x.grad is not None
         assert x.grad.shape == x.shape
-        assert x.grad.dtype == np.float32
+        assert x.grad.dtype == dtype
 
 
 @pytest.mark.parametrize("op,i", PARAMS, ids=IDS)
@@ -156,21 +158,25 @@ def test_max_pool_shares_the_gradient_among_tied_zeros():
 
 
 def test_scipy_is_imported_only_when_erf_or_a_small_sigmoid_needs_it():
-    # scipy.special is most of `import autograd`'s time; it loads on first use.
+    # scipy.special is most of `import autograd`'s time; it loads on first use, by
+    # whichever of the two comes first.
     import os
     import subprocess
     import sys
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    code = ("import sys, numpy as np, autograd as ag, nn, optim\n"
-            "x = ag.tensor(np.linspace(-3, 3, 5), requires_grad=True)\n"
-            "print('scipy' in sys.modules)\n"
-            "y = ag.sigmoid(x)\n"
-            "print('scipy.special' in sys.modules)\n"
-            "print(np.abs(y.data - 1 / (1 + np.exp(-x.data))).max() < 1e-15)\n"
-            "y.sum().backward()\n"
-            "print(np.abs(ag.erf(x).data - [-0.9999779095, -0.9661051465, 0.0, 0.9661051465,"
-            " 0.9999779095]).max() < 1e-9)\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         env=dict(os.environ, PYTHONPATH=root), timeout=60)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.split() == ["False", "True", "True", "True"]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        p for p in (root, os.environ.get("PYTHONPATH")) if p))
+    x = "x = ag.tensor(np.linspace(-3, 3, 5), requires_grad=True)\n"
+    sigmoid = ("y = ag.sigmoid(x); y.sum().backward()\n"
+               "print(np.abs(y.data - 1 / (1 + np.exp(-x.data))).max() < 1e-15)\n")
+    erf = ("y = ag.erf(x); y.sum().backward()\n"
+           "print(np.abs(y.data - [-0.9999779095, -0.9661051465, 0.0, 0.9661051465,"
+           " 0.9999779095]).max() < 1e-9)\n")
+    loaded = "print('scipy.special' in sys.modules)\n"
+    for first, then in ((sigmoid, erf), (erf, sigmoid)):
+        code = ("import sys, numpy as np, autograd as ag, nn, optim\n"
+                "print('scipy' in sys.modules)\n" + x + first + loaded + then)
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                             env=env, timeout=120)
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.split() == ["False", "True", "True", "True"]

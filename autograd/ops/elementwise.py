@@ -15,6 +15,7 @@ from ..tensor import Tensor
 
 _TWO_OVER_SQRT_PI = 2.0 / np.sqrt(np.pi)
 _special = None     # scipy.special, imported when first needed (_scipy_special)
+_FLOAT16 = np.dtype(np.float16)
 _UNARY = object()   # _ufunc's "no second operand" (None is a value: x + None must fail)
 
 
@@ -374,8 +375,9 @@ def _sigmoid(x):
     x = np.asarray(x)
     if x.size < 1024 or x.dtype.kind != "f":
         out = (_special or _scipy_special()).expit(x)
-        dtype = x.dtype     # scipy has no float16 loop: its result is float64 then
-        return out.astype(dtype) if dtype.itemsize < 4 and dtype.kind == "f" else out
+        # scipy has no float16 loop: its result is float64 then. (Identity, not ==:
+        # this is the path of every small sigmoid.)
+        return out.astype(_FLOAT16) if x.dtype is _FLOAT16 else out
     with np.errstate(over="ignore"):
         out = _ufunc(_np_negative, x)
         np.exp(out, out=out)
@@ -453,8 +455,7 @@ class Erf(Primitive):
     def forward(ctx, x):
         x = np.asarray(x)
         out = (_special or _scipy_special()).erf(x)
-        dtype = x.dtype     # as in _sigmoid: float16 stays float16
-        return out.astype(dtype) if dtype.itemsize < 4 and dtype.kind == "f" else out
+        return out.astype(_FLOAT16) if x.dtype is _FLOAT16 else out    # (as _sigmoid)
 
     @staticmethod
     def backward(ctx, g):                       # d erf(x) = 2/sqrt(pi) exp(-x^2) dx

@@ -18,6 +18,7 @@ from .grad_mode import ALL_DEFAULT as _ALL_DEFAULT, _state
 from .tensor import Tensor, _make, _new
 
 _FREED = object()  # marks a node whose saved values were released after backward
+_ONE = object()    # apply_ufunc's "no second argument" (None is a value: x + None must fail)
 
 
 class _SavedOutput:
@@ -456,6 +457,101 @@ class Function:
         return t
 
 
+def apply_ufunc(cls, a, b=_ONE, *rest):
+    """``apply`` of the ops whose forward is one ufunc (elementwise._Unary, _Binary).
+
+    Their most common call, plain Tensors (not subclasses) of small float arrays with a
+    gradient to record and grad and anomaly modes at their defaults, runs here in one
+    pass, without apply's argument tuple, array list and loop: a tenth of such an op's
+    forward. It records exactly what Function.apply records (tests/test_engine.py
+    compares the two over every case); any other call goes to Function.apply.
+    """
+    if b is _ONE:
+        uf = cls._ufunc1
+        two = False
+    else:
+        uf = cls._ufunc2
+        two = True
+    if uf.__class__ is not _UFUNC or rest or a.__class__ is not Tensor \
+            or not _ALL_DEFAULT[0]:
+        return _generic_apply(cls, a, b, rest)
+    x = a.data
+    if x.__class__ is not _ndarray or x.nbytes >= _LARGE:
+        return _generic_apply(cls, a, b, rest)
+    try:
+        if two:
+            if b.__class__ is not Tensor or not (a.requires_grad or b.requires_grad):
+                return _generic_apply(cls, a, b, rest)
+            y = b.data
+            if y.__class__ is not _ndarray or y.nbytes >= _LARGE:
+                return _generic_apply(cls, a, b, rest)
+            if x.shape or y.shape:
+                out = uf(x, y)
+            elif x.dtype in _SCALAR_FLOATS and y.dtype in _SCALAR_FLOATS:
+                out = _asarray(cls._scalar2(x[()], y[()]))     # (as apply)
+            else:
+                return _generic_apply(cls, a, b, rest)
+        elif not a.requires_grad:
+            return _generic_apply(cls, a, b, rest)
+        elif x.shape:
+            out = uf(x)
+        elif x.dtype in _SCALAR_FLOATS:
+            out = _asarray(uf(x[()]))
+        else:
+            return _generic_apply(cls, a, b, rest)
+    except (ValueError, TypeError):
+        return _generic_apply(cls, a, b, rest)     # which raises it with the op's name
+    dtype = out.dtype
+    if dtype is not _FLOAT32 and dtype is not _FLOAT64 or cls.returns_view:
+        # (float16: the ufunc runs again there, which only costs time)
+        return _generic_apply(cls, a, b, rest)
+    ctx = Node()
+    ctx.append(a if a.grad_fn is None else a.grad_fn)
+    if two:
+        ctx.append(b if b.grad_fn is None else b.grad_fn)
+    ctx.fn = cls
+    ctx.seq = next(_seqs)
+    ctx.saved = ()
+    ctx.versions = None
+    ctx.hooks = ctx.retain = None
+    shape = out.shape
+    if shape:
+        shape = _SHAPES.get(shape) or _shared_shape(shape)
+    ctx.shape = shape
+    ctx.dtype = dtype
+    t = _new(Tensor)
+    t.data = out
+    t.grad = None
+    t.grad_fn = ctx
+    t.requires_grad = True
+    t._vc = None
+    t._hooks = None
+    if cls.save_inputs:
+        if two and cls.save_other and not (a.requires_grad and b.requires_grad):
+            keep = 0 if b.requires_grad else 1      # the factor the other one needs
+            kept = b if keep else a
+            vc = kept._vc
+            if vc and vc[0]:
+                ctx.saved = (None, kept) if keep else (kept, None)
+                ctx.versions = _versions(ctx.saved)
+            else:
+                ctx.saved = kept
+                ctx.versions = keep
+        else:
+            ctx.saved = saved = (a, b) if two else (a,)
+            if a._vc and a._vc[0] or two and b._vc and b._vc[0]:
+                ctx.versions = _versions(saved)
+    elif cls.save_output:
+        ctx.saved = _save_output(t)
+    return t
+
+
+def _generic_apply(cls, a, b, rest):
+    """Function.apply with apply_ufunc's arguments (looked up now: tests replace it)."""
+    args = (a,) if b is _ONE else (a, b) + rest
+    return Function.apply.__func__(cls, *args)
+
+
 class Primitive(Function):
     """Base of the built-in ops: their rules work on arrays too (``array_rule``)."""
 
@@ -473,6 +569,7 @@ class Primitive(Function):
 
 
 _PACKAGE = __name__.rpartition(".")[0] + "."    # "autograd."
+_UFUNC = np.ufunc
 _NO_GRAD_CTX = _NoGradCtx()
 _seqs = itertools.count()    # (next() on it is cheaper than its bound __next__)
 _FLOAT32 = np.dtype(np.float32)

@@ -1168,6 +1168,135 @@ def test_ufunc_ops_equal_numpy_for_small_and_large_operands(name, ufunc, arity, 
         np.testing.assert_array_equal(fn.apply(2.0, ta).data, ufunc(2.0, a))
 
 
+class _TensorSubclass(ag.Tensor):
+    __slots__ = ()
+
+
+def _operand(kind, values, version):
+    """An operand of apply for the apply_ufunc comparison below."""
+    if kind == "array":
+        return np.array(values)
+    if kind == "float":
+        return float(np.asarray(values).flat[0])
+    t = ag.Tensor(np.array(values), requires_grad=kind in ("leaf", "node", "subclass"))
+    if kind == "subclass":
+        t = _TensorSubclass(t.data, requires_grad=True)
+    if version is not None:
+        t.detach()                      # a version counter, at 0
+        with ag.no_grad():
+            for _ in range(version):
+                t += 0                  # in place: the version moves on
+    if kind == "node":                  # a non-leaf, made by another op (a view)
+        t = t.reshape(t.shape)
+    return t
+
+
+def _recorded(t, args):
+    """What apply recorded for its output ``t`` from ``args``, comparable across two
+    calls: the arguments (and their nodes) it refers to by position."""
+    def ref(v):
+        for i, a in enumerate(args):
+            if v is a:
+                return ("argument", i)
+            if v is getattr(a, "grad_fn", 0):
+                return ("node of argument", i)
+        if hasattr(v, "vc"):            # a saved output
+            return ("output", v.data.tolist(), v.data.dtype, v.vc, v.version, v.vc is t._vc)
+        return v
+
+    n = t.grad_fn
+    out = dict(cls=type(t), data=t.data.tolist(), dtype=t.dtype, shape=t.shape,
+               requires_grad=t.requires_grad, vc=t._vc, data_class=type(t.data))
+    if n is None:
+        return out
+    saved = n.saved
+    saved = [type(saved)] + [ref(s) for s in saved] if isinstance(saved, (tuple, list)) \
+        else ref(saved)
+    out.update(fn=n.fn, edges=[ref(e) for e in n], saved=saved, versions=n.versions,
+               node_shape=n.shape, node_dtype=n.dtype, hooks=n.hooks, retain=n.retain,
+               has_dict=bool(getattr(n, "__dict__", None)))
+    return out
+
+
+_UFUNC_VALUES = {   # shape, dtype: the values of the first operand (the second: 0.5 + them)
+    "0-d f32": np.float32(0.75), "0-d f64": np.float64(0.25), "1-d f32": np.float32([0.5, 2.0]),
+    "2-d f64": np.float64([[0.5, 2.0], [1.5, 3.0]]), "1-d f16": np.float16([0.5, 2.0]),
+    "1-d int": np.int64([1, 2]), "1-d bad": np.float64([1.0, 2.0, 3.0]),
+}
+
+
+@pytest.mark.parametrize("op", ["Add", "Sub", "Mul", "Neg", "Exp", "Log", "Sqrt", "Tanh"])
+@pytest.mark.parametrize("mode", ["default", "no_grad", "anomaly"])
+def test_apply_ufunc_records_what_function_apply_records(op, mode):
+    # apply_ufunc (the ufunc ops' apply) takes their common case in a pass of its own:
+    # every combination of operand kinds, dtypes, shapes, version counters and modes
+    # must record, return and differentiate exactly as the generic Function.apply.
+    from autograd.function import Function
+    from autograd.ops import elementwise
+    import contextlib
+    import itertools
+    cls = getattr(elementwise, op)
+    generic = Function.__dict__["apply"].__func__
+    binary = issubclass(cls, elementwise._Binary)
+    kinds = ["leaf", "node", "const", "subclass", "array", "float"]
+    modes = {"default": contextlib.nullcontext, "no_grad": ag.no_grad,
+             "anomaly": ag.detect_anomaly}
+    cases = 0
+    for first, second in itertools.product(_UFUNC_VALUES, repeat=2) if binary else \
+            ((k, None) for k in _UFUNC_VALUES):
+        if (first == "1-d bad") + (second == "1-d bad") == 2:
+            continue
+        for ka, kb, va, vb in itertools.product(kinds, kinds if binary else [None],
+                                                [None, 0, 2], [None, 0, 2] if binary else [None]):
+            if "int" in first and ka in ("leaf", "node", "subclass") or \
+                    second and "int" in second and kb in ("leaf", "node", "subclass"):
+                continue        # integers cannot require grad
+            if ka in ("array", "float") and va is not None or \
+                    kb in ("array", "float") and vb is not None:
+                continue
+            results = []
+            for call in (cls.apply, lambda *args: generic(cls, *args)):
+                args = [_operand(ka, _UFUNC_VALUES[first], va)]
+                if binary:
+                    args.append(_operand(kb, _UFUNC_VALUES[second] + 0.5, vb))
+                try:
+                    with warnings.catch_warnings(), modes[mode]():
+                        warnings.simplefilter("ignore")     # log of the int 0 cases
+                        out = call(*args)
+                except (ValueError, TypeError) as e:
+                    results.append((type(e), str(e)))
+                    continue
+                rec = _recorded(out, args)
+                if out.requires_grad:
+                    leaves = [a for a in args if isinstance(a, ag.Tensor) and a.requires_grad]
+                    rec["grads"] = [g.data.tolist() for g in ag.grad(
+                        out, leaves, grad_outputs=ag.Tensor(np.ones(out.shape, out.dtype)))]
+                results.append(rec)
+            assert results[0] == results[1], (first, second, ka, kb, va, vb)
+            cases += 1
+    assert cases > (1000 if binary else 50)
+
+
+def test_apply_ufunc_takes_the_common_case_itself(monkeypatch):
+    # The comparison above holds also if apply_ufunc handed every call on: check that
+    # plain Tensors of small float arrays, one of them requiring grad, do not go there.
+    from autograd.function import Function
+    calls = []
+    generic = Function.__dict__["apply"]
+    monkeypatch.setattr(Function, "apply",
+                        classmethod(lambda cls, *a: calls.append(cls) or generic.__func__(cls, *a)))
+    x = ag.tensor([0.5, 2.0], requires_grad=True)
+    c = ag.tensor([3.0, 4.0])
+    s = ag.tensor(np.float32(0.5), requires_grad=True)
+    for y in (x * c, c + x, x - x, (s * s + s).tanh(), x.exp().log().sqrt(), -x):
+        assert y.grad_fn is not None
+    assert calls == []
+    x * 2.0                             # a Python number: the generic apply
+    x.data = x.data.astype(np.float16)
+    x + x                               # float16
+    assert [c.__name__ for c in calls] == ["Mul", "Add"]
+
+
 def test_apply_calls_the_ufunc_for_small_operands_and_forward_for_large_ones(monkeypatch):
     from autograd import buffers
     from autograd.ops import elementwise

@@ -9,7 +9,7 @@ import operator
 import numpy as np
 
 from .. import buffers
-from ..function import Primitive, needs_grad
+from ..function import Primitive, apply_ufunc, needs_grad
 from ..grad_mode import _as_dtype
 from ..tensor import Tensor
 
@@ -84,6 +84,8 @@ class _Binary(Primitive):
     def forward(cls, ctx, a, b):
         return _ufunc(cls.ufunc, a, b)
 
+    apply = classmethod(apply_ufunc)
+
 
 class _Unary(Primitive):
     """As ``_Binary``, for a ufunc of one argument (``_ufunc1``)."""
@@ -97,6 +99,8 @@ class _Unary(Primitive):
     @classmethod
     def forward(cls, ctx, x):
         return _ufunc(cls.ufunc, x)
+
+    apply = classmethod(apply_ufunc)
 
 
 # The Python operator that computes each ufunc on two NumPy float scalars, with the

@@ -147,7 +147,11 @@ class Node(list):
                 if vc and vc[0]:
                     self._raise_modified(saved, 0, vc[0])
                 if _state.arrays:
-                    saved = _plain(saved)
+                    d = saved.data      # (_plain, inlined: this runs for most products)
+                    if not d.ndim:
+                        saved = d[()]
+                    elif d.nbytes < _LARGE:
+                        saved = d
             return (None, saved) if versions else (saved, None)
         if not saved:
             return ()

@@ -18,7 +18,16 @@ from .grad_mode import ALL_DEFAULT as _ALL_DEFAULT, _state
 from .tensor import Tensor, _make, _new
 
 _FREED = object()  # marks a node whose saved values were released after backward
-_ONE = object()    # apply_ufunc's "no second argument" (None is a value: x + None must fail)
+
+
+class _NoArgument:
+    __slots__ = ()
+
+    def __repr__(self):
+        return "<no second argument>"
+
+
+_ONE = _NoArgument()    # apply_ufunc's default (None is a value: x + None must fail)
 
 
 class _SavedOutput:
@@ -403,10 +412,7 @@ class Function:
         # Integer and boolean results carry no gradient. (The identity tests spare the
         # common dtypes the `kind` lookup, which builds a string each time.)
         if dtype is not _FLOAT32 and dtype is not _FLOAT64 and dtype.kind != "f":
-            if dtype.kind == "c":
-                raise TypeError(f"{cls.name}: complex results are not supported by autograd "
-                                f"(an input requires grad; inputs: {_describe(args)})")
-            return _make(out, None)
+            return _no_gradient(cls, out, args)
         shape = out.shape
         if shape:       # () is one object already
             shape = _SHAPES.get(shape) or _shared_shape(shape)
@@ -461,68 +467,70 @@ class Function:
         return t
 
 
-def apply_ufunc(cls, a, b=_ONE, *rest):
+def apply_ufunc(cls, a, b=_ONE, /, *rest):
     """``apply`` of the ops whose forward is one ufunc (elementwise._Unary, _Binary).
 
-    Their most common call, plain Tensors (not subclasses) of small float arrays with a
-    gradient to record and grad and anomaly modes at their defaults, runs here in one
-    pass, without apply's argument tuple, array list and loop: a tenth of such an op's
-    forward. It records exactly what Function.apply records (tests/test_engine.py
-    compares the two over every case); any other call goes to Function.apply.
+    Their most common call runs here in one pass, without the argument tuple, array
+    list and loop of Function.apply (about 15 % of such an op's forward): plain Tensors
+    (not subclasses) of small arrays (0-d ones float32 or float64), one of them
+    requiring grad, grad mode on and anomaly mode off, and a NumPy ufunc with one output
+    (``_fast1``, ``_fast2``, set when the class is made). It records exactly what
+    Function.apply records (tests/test_engine.py compares the two); any other call goes
+    to Function.apply, before the ufunc has run.
     """
+    # The ufunc runs as in apply, and its errors are raised as there; a 0-d float array
+    # goes in as its NumPy scalar, two of them to the operator (_scalar2).
+    out = None
     if b is _ONE:
-        uf = cls._ufunc1
-        two = False
-    else:
-        uf = cls._ufunc2
-        two = True
-    if uf.__class__ is not _UFUNC or rest or a.__class__ is not Tensor \
-            or not _ALL_DEFAULT[0]:
-        return _generic_apply(cls, a, b, rest)
-    x = a.data
-    if x.__class__ is not _ndarray or x.nbytes >= _LARGE:
-        return _generic_apply(cls, a, b, rest)
-    try:
-        if two:
-            if b.__class__ is not Tensor or not (a.requires_grad or b.requires_grad):
-                return _generic_apply(cls, a, b, rest)
+        uf = cls._fast1
+        if uf is not None and a.__class__ is Tensor and a.requires_grad and _ALL_DEFAULT[0]:
+            x = a.data
+            if x.__class__ is _ndarray and x.nbytes < _LARGE:
+                try:
+                    if x.shape:
+                        out = uf(x)
+                    elif x.dtype in _SCALAR_FLOATS:
+                        out = _asarray(uf(x[()]))
+                except (ValueError, TypeError, IndexError) as e:
+                    _reraise(cls, (a,), e)
+    elif not rest:
+        uf = cls._fast2
+        if uf is not None and a.__class__ is Tensor and b.__class__ is Tensor \
+                and (a.requires_grad or b.requires_grad) and _ALL_DEFAULT[0]:
+            x = a.data
             y = b.data
-            if y.__class__ is not _ndarray or y.nbytes >= _LARGE:
-                return _generic_apply(cls, a, b, rest)
-            if x.shape or y.shape:
-                out = uf(x, y)
-            elif x.dtype in _SCALAR_FLOATS and y.dtype in _SCALAR_FLOATS:
-                out = _asarray(cls._scalar2(x[()], y[()]))     # (as apply)
-            else:
-                return _generic_apply(cls, a, b, rest)
-        elif not a.requires_grad:
-            return _generic_apply(cls, a, b, rest)
-        elif x.shape:
-            out = uf(x)
-        elif x.dtype in _SCALAR_FLOATS:
-            out = _asarray(uf(x[()]))
-        else:
-            return _generic_apply(cls, a, b, rest)
-    except (ValueError, TypeError):
-        return _generic_apply(cls, a, b, rest)     # which raises it with the op's name
+            if x.__class__ is _ndarray and y.__class__ is _ndarray and x.nbytes < _LARGE \
+                    and y.nbytes < _LARGE:
+                try:
+                    if x.shape or y.shape:
+                        out = uf(x, y)
+                    elif x.dtype in _SCALAR_FLOATS and y.dtype in _SCALAR_FLOATS:
+                        out = _asarray(cls._scalar2(x[()], y[()]))
+                except (ValueError, TypeError, IndexError) as e:
+                    _reraise(cls, (a, b), e)
+    if out is None:
+        return Function.apply.__func__(cls, a) if b is _ONE else \
+            Function.apply.__func__(cls, a, b, *rest)
     dtype = out.dtype
-    if dtype is not _FLOAT32 and dtype is not _FLOAT64 or cls.returns_view:
-        # (float16: the ufunc runs again there, which only costs time)
-        return _generic_apply(cls, a, b, rest)
+    if dtype is not _FLOAT32 and dtype is not _FLOAT64 and dtype.kind != "f":
+        return _no_gradient(cls, out, (a,) if b is _ONE else (a, b))
     ctx = Node()
-    ctx.append(a if a.grad_fn is None else a.grad_fn)
-    if two:
-        ctx.append(b if b.grad_fn is None else b.grad_fn)
+    if b is _ONE:
+        ctx.append(a if a.grad_fn is None else a.grad_fn)
+    else:
+        # (An input's node is its edge only while it requires grad, as in apply.)
+        ctx.append(a.grad_fn if a.requires_grad and a.grad_fn is not None else a)
+        ctx.append(b.grad_fn if b.requires_grad and b.grad_fn is not None else b)
     ctx.fn = cls
     ctx.seq = next(_seqs)
     ctx.saved = ()
     ctx.versions = None
     ctx.hooks = ctx.retain = None
+    ctx.dtype = dtype
     shape = out.shape
     if shape:
         shape = _SHAPES.get(shape) or _shared_shape(shape)
     ctx.shape = shape
-    ctx.dtype = dtype
     t = _new(Tensor)
     t.data = out
     t.grad = None
@@ -531,7 +539,7 @@ def apply_ufunc(cls, a, b=_ONE, *rest):
     t._vc = None
     t._hooks = None
     if cls.save_inputs:
-        if two and cls.save_other and not (a.requires_grad and b.requires_grad):
+        if b is not _ONE and cls.save_other and not (a.requires_grad and b.requires_grad):
             keep = 0 if b.requires_grad else 1      # the factor the other one needs
             kept = b if keep else a
             vc = kept._vc
@@ -542,18 +550,16 @@ def apply_ufunc(cls, a, b=_ONE, *rest):
                 ctx.saved = kept
                 ctx.versions = keep
         else:
-            ctx.saved = saved = (a, b) if two else (a,)
-            if a._vc and a._vc[0] or two and b._vc and b._vc[0]:
+            ctx.saved = saved = (a,) if b is _ONE else (a, b)
+            if a._vc and a._vc[0] or b is not _ONE and b._vc and b._vc[0]:
                 ctx.versions = _versions(saved)
     elif cls.save_output:
         ctx.saved = _save_output(t)
     return t
 
 
-def _generic_apply(cls, a, b, rest):
-    """Function.apply with apply_ufunc's arguments (looked up now: tests replace it)."""
-    args = (a,) if b is _ONE else (a, b) + rest
-    return Function.apply.__func__(cls, *args)
+# A bound method pickles (multiprocessing) as a lookup of its function's name.
+apply_ufunc.__name__ = "apply"
 
 
 class Primitive(Function):
@@ -573,7 +579,6 @@ class Primitive(Function):
 
 
 _PACKAGE = __name__.rpartition(".")[0] + "."    # "autograd."
-_UFUNC = np.ufunc
 _NO_GRAD_CTX = _NoGradCtx()
 _seqs = itertools.count()    # (next() on it is cheaper than its bound __next__)
 _FLOAT32 = np.dtype(np.float32)
@@ -617,6 +622,15 @@ def _save_output(t):
     s.vc = t._vc = [0]
     s.version = 0
     return s
+
+
+def _no_gradient(cls, out, args):
+    """The result, of a dtype that is not floating-point, of an op with an input that
+    requires grad: an integer or boolean one as a constant Tensor; complex is refused."""
+    if out.dtype.kind == "c":
+        raise TypeError(f"{cls.name}: complex results are not supported by autograd "
+                        f"(an input requires grad; inputs: {_describe(args)})")
+    return _make(out, None)
 
 
 def _versions(args):

@@ -70,13 +70,16 @@ class _Binary(Primitive):
     """A primitive whose forward is one NumPy ufunc (``ufunc``) of its two arguments.
     apply calls the ufunc itself (``_ufunc2``) when both operands are small; this
     forward runs for a large one, to write into a reused buffer. A subclass whose
-    forward is another one (its own, a mixin's) does not get the shortcut."""
+    forward is another one (its own, a mixin's) does not get the shortcut. Its apply is
+    function.apply_ufunc, which takes the common call itself when ``_fast2`` is set."""
 
     ufunc = None
+    _fast1 = _fast2 = None      # (apply_ufunc reads the one for the arguments given)
 
     def __init_subclass__(cls, **kw):
         super().__init_subclass__(**kw)
-        cls._ufunc2 = cls.ufunc if _runs(cls, _Binary) else None
+        cls._ufunc2 = _shortcut(cls, _Binary)
+        cls._fast2 = _float_ufunc(cls._ufunc2, cls, 2)
         # (Found by identity: a user's ufunc attribute need not be hashable.)
         cls._scalar2 = next((op for f, op in _OPERATORS if f is cls.ufunc), cls.ufunc)
 
@@ -88,13 +91,17 @@ class _Binary(Primitive):
 
 
 class _Unary(Primitive):
-    """As ``_Binary``, for a ufunc of one argument (``_ufunc1``)."""
+    """As ``_Binary``, for a ufunc of one argument (``_ufunc1``, ``_fast1``)."""
 
     ufunc = None
+    _fast1 = _fast2 = None
 
     def __init_subclass__(cls, **kw):
         super().__init_subclass__(**kw)
-        cls._ufunc1 = cls.ufunc if _runs(cls, _Unary) else None
+        if cls.save_other:      # (it needs two inputs)
+            raise TypeError(f"{cls.__name__}: save_other needs two inputs; this op has one")
+        cls._ufunc1 = _shortcut(cls, _Unary)
+        cls._fast1 = _float_ufunc(cls._ufunc1, cls, 1)
 
     @classmethod
     def forward(cls, ctx, x):
@@ -113,6 +120,24 @@ _OPERATORS = ((np.add, operator.add), (np.subtract, operator.sub),
 def _runs(cls, base):
     """Is ``base.forward`` the forward that ``cls`` runs?"""
     return getattr(cls.forward, "__func__", None) is base.__dict__["forward"].__func__
+
+
+def _shortcut(cls, base):
+    """The ufunc that apply calls itself for ``cls`` (``_ufunc1``, ``_ufunc2``): its
+    ``ufunc``, unless another forward runs or the ufunc has several outputs (which
+    forward refuses)."""
+    if not _runs(cls, base) or getattr(cls.ufunc, "nout", 1) != 1:
+        return None
+    return cls.ufunc
+
+
+def _float_ufunc(uf, cls, nin):
+    """``uf`` when function.apply_ufunc may record its calls itself (``_fast1``,
+    ``_fast2``): a NumPy ufunc of ``nin`` inputs and one output, in an op that returns
+    no view."""
+    if not isinstance(uf, np.ufunc) or uf.nin != nin or uf.nout != 1 or cls.returns_view:
+        return None
+    return uf
 
 
 def _arr(x):

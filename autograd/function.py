@@ -28,6 +28,7 @@ class _NoArgument:
 
 
 _ONE = _NoArgument()    # apply_ufunc's default (None is a value: x + None must fail)
+_NOT_RUN = object()     # apply_ufunc's result before the ufunc ran
 
 
 class _SavedOutput:
@@ -467,20 +468,21 @@ class Function:
         return t
 
 
-def apply_ufunc(cls, a, b=_ONE, /, *rest):
+def apply_ufunc(cls, a=_ONE, b=_ONE, /, *rest):
     """``apply`` of the ops whose forward is one ufunc (elementwise._Unary, _Binary).
 
     Their most common call runs here in one pass, without the argument tuple, array
     list and loop of Function.apply (about 15 % of such an op's forward): plain Tensors
-    (not subclasses) of small arrays (0-d ones float32 or float64), one of them
-    requiring grad, grad mode on and anomaly mode off, and a NumPy ufunc with one output
-    (``_fast1``, ``_fast2``, set when the class is made). It records exactly what
-    Function.apply records (tests/test_engine.py compares the two); any other call goes
-    to Function.apply, before the ufunc has run.
+    (not subclasses) of small NumPy arrays (not subclasses; two 0-d ones both float32 or
+    float64, a unary op's 0-d one too), one of them requiring grad, grad mode on and
+    anomaly mode off, and a NumPy ufunc with one output in an op that returns no view
+    (``_fast1``, ``_fast2``, set when the class is made, as ``_ufunc1``). It records
+    exactly what Function.apply records (tests/test_engine.py compares the two); any
+    other call goes to Function.apply, before the ufunc has run.
     """
     # The ufunc runs as in apply, and its errors are raised as there; a 0-d float array
     # goes in as its NumPy scalar, two of them to the operator (_scalar2).
-    out = None
+    out = _NOT_RUN
     if b is _ONE:
         uf = cls._fast1
         if uf is not None and a.__class__ is Tensor and a.requires_grad and _ALL_DEFAULT[0]:
@@ -490,7 +492,7 @@ def apply_ufunc(cls, a, b=_ONE, /, *rest):
                     if x.shape:
                         out = uf(x)
                     elif x.dtype in _SCALAR_FLOATS:
-                        out = _asarray(uf(x[()]))
+                        out = uf(x[()])
                 except (ValueError, TypeError, IndexError) as e:
                     _reraise(cls, (a,), e)
     elif not rest:
@@ -508,9 +510,10 @@ def apply_ufunc(cls, a, b=_ONE, /, *rest):
                         out = _asarray(cls._scalar2(x[()], y[()]))
                 except (ValueError, TypeError, IndexError) as e:
                     _reraise(cls, (a, b), e)
-    if out is None:
-        return Function.apply.__func__(cls, a) if b is _ONE else \
-            Function.apply.__func__(cls, a, b, *rest)
+    if out is _NOT_RUN:
+        return Function.apply.__func__(cls, *[v for v in (a, b) if v is not _ONE], *rest)
+    if out.__class__ is not _ndarray:   # (as apply: a NumPy scalar, or refused)
+        out = _asarray(out) if isinstance(out, _generic) else _as_array(out, cls)
     dtype = out.dtype
     if dtype is not _FLOAT32 and dtype is not _FLOAT64 and dtype.kind != "f":
         return _no_gradient(cls, out, (a,) if b is _ONE else (a, b))

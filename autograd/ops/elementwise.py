@@ -98,7 +98,8 @@ class _Unary(Primitive):
 
     def __init_subclass__(cls, **kw):
         super().__init_subclass__(**kw)
-        if cls.save_other:      # (it needs two inputs)
+        if cls.save_inputs and cls.save_other and _runs(cls, _Unary):
+            # (apply would fail on the missing second input at every call)
             raise TypeError(f"{cls.__name__}: save_other needs two inputs; this op has one")
         cls._ufunc1 = _shortcut(cls, _Unary)
         cls._fast1 = _float_ufunc(cls._ufunc1, cls, 1)
@@ -124,8 +125,8 @@ def _runs(cls, base):
 
 def _shortcut(cls, base):
     """The ufunc that apply calls itself for ``cls`` (``_ufunc1``, ``_ufunc2``): its
-    ``ufunc``, unless another forward runs or the ufunc has several outputs (which
-    forward refuses)."""
+    ``ufunc``, unless another forward runs or the ufunc has several outputs (their tuple
+    is refused through forward; the two-0-d shortcut would make an array of it)."""
     if not _runs(cls, base) or getattr(cls.ufunc, "nout", 1) != 1:
         return None
     return cls.ufunc
@@ -134,7 +135,7 @@ def _shortcut(cls, base):
 def _float_ufunc(uf, cls, nin):
     """``uf`` when function.apply_ufunc may record its calls itself (``_fast1``,
     ``_fast2``): a NumPy ufunc of ``nin`` inputs and one output, in an op that returns
-    no view."""
+    no view (read here, once, as ``forward``: see docs/architecture.md)."""
     if not isinstance(uf, np.ufunc) or uf.nin != nin or uf.nout != 1 or cls.returns_view:
         return None
     return uf

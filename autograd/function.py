@@ -517,6 +517,9 @@ def apply_ufunc(cls, a=_ONE, b=_ONE, /, *rest):
     dtype = out.dtype
     if dtype is not _FLOAT32 and dtype is not _FLOAT64 and dtype.kind != "f":
         return _no_gradient(cls, out, (a,) if b is _ONE else (a, b))
+    # From here, the record of Function.apply for these arguments, written out again
+    # (a shared helper would cost the frame this path saves; the comparison test in
+    # tests/test_engine.py keeps the two equal).
     ctx = Node()
     if b is _ONE:
         ctx.append(a if a.grad_fn is None else a.grad_fn)

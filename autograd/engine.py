@@ -128,11 +128,7 @@ def _run(roots, grads, retain_graph, create_graph, inputs):
     state = grad_mode._state
     pending = {}        # node -> gradient of its output, summed so far (but nxt's)
     summed = set()      # nodes whose pending gradient is an array this walk made
-    stand_ins = {}      # the released constants' stand-ins (function.stand_in), by id
-    # The same for constant Tensors, keyed by the Tensor itself (hashed by identity):
-    # id() makes an int each time, 4 % of a chain's backward. It holds those Tensors
-    # until the walk ends; they were alive when it began.
-    tensor_stand_ins = {}
+    stand_ins = {}      # the released constants' stand-ins (function.stand_in)
     leaves = {}         # id(leaf) -> [leaf, gradient summed so far, made by this walk]
     for t, g in zip(roots, grads):
         g = _seed(t, g)
@@ -226,16 +222,8 @@ def _run(roots, grads, retain_graph, create_graph, inputs):
                     # A constant operand (the input batch, a dropout mask) gets no gradient;
                     # without retain_graph it becomes a shape-only stand-in (stand_in).
                     if not retain_graph:
-                        # (made already when a constant is reused)
-                        if c is Tensor:
-                            r = tensor_stand_ins.get(e)
-                            if r is None:
-                                r = tensor_stand_ins[e] = stand_in(e, stand_ins)
-                        else:
-                            r = stand_ins.get(id(e))
-                            if r is None:
-                                r = stand_in(e, stand_ins)
-                        node[i] = r
+                        r = stand_ins.get(id(e))    # made already when a constant is reused
+                        node[i] = r if r is not None else stand_in(e, stand_ins)
                     continue
                 if gi is None:
                     continue

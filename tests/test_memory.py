@@ -212,6 +212,23 @@ def test_constant_operands_are_freed_after_backward():
         assert alive(refs) == 0 and x_ref() is None
 
 
+def test_a_dropped_constant_is_freed_as_soon_as_its_node_is_released():
+    # Not only after backward: during the walk, once the node that used it has run (a
+    # table of the walk's that kept released constants would hold it to the end).
+    x = ag.tensor(np.ones(1000), requires_grad=True)
+    with no_cycle_collector():
+        h = x * 2.0
+        seen = []
+        h.register_hook(lambda g: seen.append(c_ref() is None))     # runs after y's node
+        c = ag.Tensor(np.full(1000, 3.0))       # a constant Tensor and a constant array
+        a = np.full(1000, 4.0)
+        y = (a * (c * h)).sum()                 # (each constant first among its edges)
+        c_ref, a_ref = weakref.ref(c), weakref.ref(a)
+        del c, a
+        y.backward()
+        assert seen == [True] and a_ref() is None
+
+
 def test_graph_with_released_constants_still_draws():
     w = ag.tensor([1.0, 2.0], requires_grad=True)
     c = ag.tensor([3.0, 4.0])

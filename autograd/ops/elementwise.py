@@ -133,10 +133,11 @@ def _shortcut(cls, base):
 
 
 def _float_ufunc(uf, cls, nin):
-    """``uf`` when function.apply_ufunc may record its calls itself (``_fast1``,
-    ``_fast2``): a NumPy ufunc of ``nin`` inputs and one output, in an op that returns
-    no view (read here, once, as ``forward``: see docs/architecture.md)."""
-    if not isinstance(uf, np.ufunc) or uf.nin != nin or uf.nout != 1 or cls.returns_view:
+    """``uf`` (the shortcut: one output, see _shortcut) when function.apply_ufunc may
+    record its calls itself (``_fast1``, ``_fast2``): a NumPy ufunc of ``nin`` inputs,
+    in an op that returns no view (read here, once, as ``forward``: see
+    docs/architecture.md)."""
+    if not isinstance(uf, np.ufunc) or uf.nin != nin or cls.returns_view:
         return None
     return uf
 

@@ -65,6 +65,10 @@ class Conv2d(Module):
         init.default_layer_init_(self.weight, self.bias)
 
     def forward(self, input):
+        p = self._parameters    # not `self.weight`: as Linear.forward
+        if "weight" in p and "bias" in p:
+            return F.conv2d(input, p["weight"], p["bias"], self.stride, self.padding,
+                            self.dilation, self.groups)
         return F.conv2d(input, self.weight, self.bias, self.stride, self.padding,
                         self.dilation, self.groups)
 

@@ -53,6 +53,40 @@ def test_linear_module():
         m(_t(_randn(2, 5)))
 
 
+@pytest.mark.parametrize("make,fn,x", [
+    (lambda: nn.Linear(4, 3), F.linear, _randn(2, 4)),
+    (lambda: nn.Conv2d(2, 3, 3, padding=1), lambda x, w, b: F.conv2d(x, w, b, padding=1),
+     _randn(1, 2, 4, 4)),
+])
+def test_linear_and_conv2d_use_the_parameters_their_attributes_show(make, fn, x):
+    # Their forward reads the parameters from _parameters (the attribute goes through
+    # Module.__getattr__, which costs more): it must use what the attributes show.
+    m = make()
+    x = _t(x, grad=False)
+    before = m(x).data
+    m.weight = w = nn.Parameter(m.weight.data * 2.0)     # replaced by assignment
+    out = m(x)
+    np.testing.assert_array_equal(out.data, fn(x, w, m.bias).data)
+    assert not np.allclose(out.data, before)
+    out.sum().backward()
+    assert w.grad is not None and m.bias.grad is not None
+    m.bias = None                                        # the bias removed
+    np.testing.assert_array_equal(m(x).data, fn(x, w, None).data)
+    zeros = ag.tensor(np.zeros_like(w.data), requires_grad=True)     # functional_call's
+    np.testing.assert_array_equal(nn.functional_call(m, {"weight": zeros}, x).data, 0.0)
+    del m.weight
+    with pytest.raises(AttributeError, match="weight"):
+        m(x)
+    # A weight computed from other parameters, as weight normalisation makes it: a
+    # plain attribute once the parameter is gone.
+    m.v = v = nn.Parameter(w.data.copy())
+    m.weight = v * 3.0
+    out = m(x)
+    np.testing.assert_array_equal(out.data, fn(x, v.data * 3.0, None).data)
+    out.sum().backward()
+    assert v.grad is not None
+
+
 def test_flatten():
     x = _t(_randn(2, 3, 4, 5))
     assert F.flatten(x).shape == (120,)

@@ -472,8 +472,8 @@ def apply_ufunc(cls, a=_ONE, b=_ONE, /, *rest):
     """``apply`` of the ops whose forward is one ufunc (elementwise._Unary, _Binary).
 
     Their most common call runs here in one pass, without the argument tuple, array
-    list and loop of Function.apply (about 15 % of such an op's forward): plain Tensors
-    (not subclasses) of small NumPy arrays (not subclasses; two 0-d ones both float32 or
+    list and loop of Function.apply (about 15 % of such an op's forward): Tensors
+    (nn.Parameter too) of small NumPy arrays (not subclasses; two 0-d ones both float32 or
     float64, a unary op's 0-d one too), one of them requiring grad, grad mode on and
     anomaly mode off, and a NumPy ufunc with one output in an op that returns no view
     (``_fast1``, ``_fast2``, set when the class is made, as ``_ufunc1``). It records
@@ -485,7 +485,8 @@ def apply_ufunc(cls, a=_ONE, b=_ONE, /, *rest):
     out = _NOT_RUN
     if b is _ONE:
         uf = cls._fast1
-        if uf is not None and a.__class__ is Tensor and a.requires_grad and _ALL_DEFAULT[0]:
+        if uf is not None and (a.__class__ is Tensor or isinstance(a, Tensor)) \
+                and a.requires_grad and _ALL_DEFAULT[0]:
             x = a.data
             if x.__class__ is _ndarray and x.nbytes < _LARGE:
                 try:
@@ -497,7 +498,8 @@ def apply_ufunc(cls, a=_ONE, b=_ONE, /, *rest):
                     _reraise(cls, (a,), e)
     elif not rest:
         uf = cls._fast2
-        if uf is not None and a.__class__ is Tensor and b.__class__ is Tensor \
+        if uf is not None and (a.__class__ is Tensor or isinstance(a, Tensor)) \
+                and (b.__class__ is Tensor or isinstance(b, Tensor)) \
                 and (a.requires_grad or b.requires_grad) and _ALL_DEFAULT[0]:
             x = a.data
             y = b.data

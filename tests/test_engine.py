@@ -1401,7 +1401,10 @@ def test_apply_ufunc_takes_the_common_case_itself(monkeypatch):
     x = ag.tensor([0.5, 2.0], requires_grad=True)
     c = ag.tensor([3.0, 4.0])
     s = ag.tensor(np.float32(0.5), requires_grad=True)
-    for y in (x * c, c + x, x - x, (s * s + s).tanh(), x.exp().log().sqrt(), -x):
+    import nn
+    p = nn.Parameter(np.array([1.5, -1.0]))     # a Tensor subclass (p * p: an L2 term)
+    for y in (x * c, c + x, x - x, (s * s + s).tanh(), x.exp().log().sqrt(), -x,
+              p * p, c * p, p.exp()):
         assert y.grad_fn is not None
     assert calls == []
     with pytest.raises(ValueError, match="^mul: ") as raised:

@@ -42,6 +42,29 @@ def test_linear_values_and_gradcheck():
     assert ag.gradgradcheck(F.linear, [x, w, b])
 
 
+@pytest.mark.parametrize("xdt,bdt", [(np.float32, np.float32), (np.float64, np.float32),
+                                     (np.float32, np.float64)])
+def test_linear_bias_gradient_is_the_column_sum_in_the_bias_dtype(xdt, bdt):
+    # The rule sums a 2-d gradient over the batch itself (3-d and more: the engine);
+    # the result is the bias's dtype, the sum exactly NumPy's.
+    rng = np.random.default_rng(3)
+    x = ag.Tensor(rng.standard_normal((7, 4)).astype(xdt), requires_grad=True)
+    w = ag.Tensor(rng.standard_normal((3, 4)).astype(xdt), requires_grad=True)
+    b = ag.Tensor(rng.standard_normal(3).astype(bdt), requires_grad=True)
+    y = F.linear(x, w, b)
+    g = rng.standard_normal(y.shape).astype(y.dtype)
+    y.backward(g)
+    assert b.grad.dtype == bdt and b.grad.shape == (3,)
+    np.testing.assert_array_equal(b.grad.data, g.sum(axis=0).astype(bdt))
+    x3 = ag.Tensor(rng.standard_normal((2, 7, 4)).astype(xdt))
+    y3 = F.linear(x3, w, b)
+    g3 = rng.standard_normal(y3.shape).astype(y3.dtype)
+    b.grad = None
+    y3.backward(g3)
+    assert b.grad.dtype == bdt
+    np.testing.assert_array_equal(b.grad.data, g3.sum(axis=(0, 1)).astype(bdt))
+
+
 def test_linear_module():
     m = nn.Linear(4, 3)
     assert [(n, p.shape) for n, p in m.named_parameters()] == [("weight", (3, 4)), ("bias", (3,))]

@@ -31,6 +31,7 @@ def _out(a, b):
 
 
 _np_matmul = np.matmul      # bound once (see elementwise's _np_maximum)
+_add_reduce = np.add.reduce
 
 
 def _matmul(a, b):
@@ -103,17 +104,21 @@ class Linear(Primitive):
     @staticmethod
     def backward(ctx, g):
         # d(x W^T + b) = dx W^T + x dW^T + db: gx = g W, gW = g^T x summed over the
-        # batch axes (flattened to one), gb = g (the engine sums it to b's shape).
+        # batch axes (flattened to one), gb = g summed over the batch axes.
         # What save_other kept says which of x and W need a gradient (as Mul's rule).
         x, w = ctx.saved_tensors
         ex, ew, eb = ctx     # the edges (the node is their list)
         gx = g @ w if w is not None and needs_grad(ex) else None
-        gw = None
+        gw = gb = None
         if x is not None and needs_grad(ew):
             g2 = g if g.ndim == 2 else reshape(g, (-1, g.shape[-1]))
             x2 = x if x.ndim == 2 else reshape(x, (-1, x.shape[-1]))
             gw = g2.T @ x2     # .T: an array's attribute in the array walk, no call
-        return gx, gw, (g if needs_grad(eb) else None)
+        if needs_grad(eb):
+            # A batch of rows is summed here, as the engine's sum_to would (its shape
+            # check and call cost a third of the sum itself); anything else there.
+            gb = _add_reduce(g, 0) if g.__class__ is np.ndarray and g.ndim == 2 else g
+        return gx, gw, gb
 
 
 def matmul(a, b):

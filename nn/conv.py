@@ -65,8 +65,10 @@ class Conv2d(Module):
         init.default_layer_init_(self.weight, self.bias)
 
     def forward(self, input):
-        p = self._parameters    # not `self.weight`: as Linear.forward
-        if "weight" in p and "bias" in p:
+        d = self.__dict__       # not `self.weight`: as Linear.forward
+        p = d["_parameters"]
+        if self.__class__ is Conv2d and "weight" in p and "bias" in p \
+                and "weight" not in d and "bias" not in d:
             return F.conv2d(input, p["weight"], p["bias"], self.stride, self.padding,
                             self.dilation, self.groups)
         return F.conv2d(input, self.weight, self.bias, self.stride, self.padding,

@@ -97,6 +97,11 @@ def test_linear_and_conv2d_use_the_parameters_their_attributes_show(make, fn, x)
     np.testing.assert_array_equal(m(x).data, fn(x, w, None).data)
     zeros = ag.tensor(np.zeros_like(w.data), requires_grad=True)     # functional_call's
     np.testing.assert_array_equal(nn.functional_call(m, {"weight": zeros}, x).data, 0.0)
+    del m.bias
+    with pytest.raises(AttributeError, match="bias"):
+        m(x)
+    m.bias = None                                        # a plain attribute now
+    np.testing.assert_array_equal(m(x).data, fn(x, w, None).data)
     del m.weight
     with pytest.raises(AttributeError, match="weight"):
         m(x)
@@ -108,6 +113,29 @@ def test_linear_and_conv2d_use_the_parameters_their_attributes_show(make, fn, x)
     np.testing.assert_array_equal(out.data, fn(x, v.data * 3.0, None).data)
     out.sum().backward()
     assert v.grad is not None
+
+
+@pytest.mark.parametrize("base,fn,x", [
+    (nn.Linear, F.linear, _randn(2, 4)),
+    (nn.Conv2d, lambda x, w, b: F.conv2d(x, w, b), _randn(1, 4, 3, 3)),
+])
+def test_linear_and_conv2d_honour_a_weight_defined_otherwise(base, fn, x):
+    # A subclass's property, and an entry of the instance's own dict, come before the
+    # registered parameter in the attribute lookup: forward must use them too.
+    class Frozen(base):
+        @property
+        def weight(self):
+            return nn.Module.__getattr__(self, "weight").detach()
+
+    args = (4, 3) if base is nn.Linear else (4, 3, 2)
+    x = _t(x, grad=False)
+    m = Frozen(*args)
+    m(x).sum().backward()
+    assert m._parameters["weight"].grad is None and m.bias.grad is not None
+    m = base(*args)
+    doubled = ag.tensor(m.weight.data * 2.0)
+    object.__setattr__(m, "weight", doubled)            # shadows the registered one
+    np.testing.assert_array_equal(m(x).data, fn(x, doubled, m.bias).data)
 
 
 def test_flatten():

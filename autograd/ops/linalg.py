@@ -116,7 +116,9 @@ class Linear(Primitive):
             gw = g2.T @ x2     # .T: an array's attribute in the array walk, no call
         if needs_grad(eb):
             # A batch of rows is summed here, as the engine's sum_to would (its shape
-            # check and call cost a third of the sum itself); anything else there.
+            # check and call cost a third of the sum itself); anything else there. (So
+            # anomaly mode checks the sum, as PyTorch's addmm: an overflow in it is
+            # caught for a 2-d input, which the check before the engine's sum missed.)
             gb = _add_reduce(g, 0) if g.__class__ is np.ndarray and g.ndim == 2 else g
         return gx, gw, gb
 

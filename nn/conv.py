@@ -7,7 +7,7 @@ from autograd.creation import _check_size
 
 from . import init
 from .functional import layers as F
-from .module import Module, Parameter
+from .module import Module, Parameter, weight_and_bias
 
 __all__ = ["Conv2d"]
 
@@ -65,14 +65,9 @@ class Conv2d(Module):
         init.default_layer_init_(self.weight, self.bias)
 
     def forward(self, input):
-        d = self.__dict__       # not `self.weight`: as Linear.forward
-        p = d["_parameters"]
-        if self.__class__ is Conv2d and "weight" in p and "bias" in p \
-                and "weight" not in d and "bias" not in d:
-            return F.conv2d(input, p["weight"], p["bias"], self.stride, self.padding,
-                            self.dilation, self.groups)
-        return F.conv2d(input, self.weight, self.bias, self.stride, self.padding,
-                        self.dilation, self.groups)
+        weight, bias = weight_and_bias(self, Conv2d)
+        return F.conv2d(input, weight, bias, self.stride, self.padding, self.dilation,
+                        self.groups)
 
     def extra_repr(self):
         s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "

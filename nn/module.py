@@ -477,6 +477,22 @@ class Module:
         return _render(self, as_list=False)
 
 
+def weight_and_bias(module, cls):
+    """``module.weight, module.bias`` for the forward of a layer of class ``cls``
+    (Linear, Conv2d), which runs at every call. Each attribute misses the normal lookup
+    and goes through ``__getattr__`` (about 0.6 µs a read, a sixth of a Linear's time on
+    a small batch), so an instance of ``cls`` itself reads them where that lookup finds
+    them: ``_parameters``, when its own ``__dict__`` does not hold them. A subclass (which
+    may define them otherwise, as a property) and a deleted one go through the
+    attributes."""
+    d = module.__dict__
+    p = d["_parameters"]
+    if module.__class__ is cls and "weight" in p and "bias" in p \
+            and "weight" not in d and "bias" not in d:
+        return p["weight"], p["bias"]
+    return module.weight, module.bias
+
+
 def _render(root, as_list):
     """PyTorch's tree repr, written top-down with an explicit stack, one line at a time:
     nested reprs would recurse, and re-indenting each child's string at every level (as

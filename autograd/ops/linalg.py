@@ -3,7 +3,7 @@ import numpy as np
 
 from .. import buffers
 from ..function import Primitive, needs_grad
-from .shape import expand_dims, ndim_of, reshape, squeeze, swapaxes
+from .shape import expand_dims, ndim_of, reshape, squeeze, sum_array, swapaxes
 
 
 def _out(a, b):
@@ -31,7 +31,6 @@ def _out(a, b):
 
 
 _np_matmul = np.matmul      # bound once (see elementwise's _np_maximum)
-_add_reduce = np.add.reduce
 
 
 def _matmul(a, b):
@@ -119,7 +118,7 @@ class Linear(Primitive):
             # check and call cost a third of the sum itself); anything else there. (So
             # anomaly mode checks the sum, as PyTorch's addmm: an overflow in it is
             # caught for a 2-d input, which the check before the engine's sum missed.)
-            gb = _add_reduce(g, 0) if g.__class__ is np.ndarray and g.ndim == 2 else g
+            gb = sum_array(g, 0, False) if g.__class__ is np.ndarray and g.ndim == 2 else g
         return gx, gw, gb
 
 

@@ -490,7 +490,7 @@ def apply_ufunc(cls, a=_ONE, b=_ONE, /, *rest):
             x = a.data
             if x.__class__ is _ndarray and x.nbytes < _LARGE:
                 try:
-                    if x.shape:
+                    if x.ndim:      # (ndim, not shape: no tuple to make)
                         out = uf(x)
                     elif x.dtype in _SCALAR_FLOATS:
                         out = uf(x[()])
@@ -506,14 +506,19 @@ def apply_ufunc(cls, a=_ONE, b=_ONE, /, *rest):
             if x.__class__ is _ndarray and y.__class__ is _ndarray and x.nbytes < _LARGE \
                     and y.nbytes < _LARGE:
                 try:
-                    if x.shape or y.shape:
+                    if x.ndim or y.ndim:
                         out = uf(x, y)
                     elif x.dtype in _SCALAR_FLOATS and y.dtype in _SCALAR_FLOATS:
                         out = _asarray(cls._scalar2(x[()], y[()]))
                 except (ValueError, TypeError, IndexError) as e:
                     _reraise(cls, (a, b), e)
     if out is _NOT_RUN:
-        return Function.apply.__func__(cls, *[v for v in (a, b) if v is not _ONE], *rest)
+        # (The arguments as given, without a list and a star-call to build them.)
+        if rest:
+            return _apply(cls, a, b, *rest)
+        if b is not _ONE:
+            return _apply(cls, a, b)
+        return _apply(cls) if a is _ONE else _apply(cls, a)
     if out.__class__ is not _ndarray:   # (as apply: a NumPy scalar, or refused)
         out = _asarray(out) if isinstance(out, _generic) else _as_array(out, cls)
     dtype = out.dtype
@@ -531,8 +536,6 @@ def apply_ufunc(cls, a=_ONE, b=_ONE, /, *rest):
         ctx.append(b.grad_fn if b.requires_grad and b.grad_fn is not None else b)
     ctx.fn = cls
     ctx.seq = next(_seqs)
-    ctx.saved = ()
-    ctx.versions = None
     ctx.hooks = ctx.retain = None
     ctx.dtype = dtype
     shape = out.shape
@@ -559,15 +562,17 @@ def apply_ufunc(cls, a=_ONE, b=_ONE, /, *rest):
                 ctx.versions = keep
         else:
             ctx.saved = saved = (a,) if b is _ONE else (a, b)
-            if a._vc and a._vc[0] or b is not _ONE and b._vc and b._vc[0]:
-                ctx.versions = _versions(saved)
-    elif cls.save_output:
-        ctx.saved = _save_output(t)
+            ctx.versions = _versions(saved) if a._vc and a._vc[0] \
+                or b is not _ONE and b._vc and b._vc[0] else None
+    else:   # (saved and versions are set once, on each path)
+        ctx.saved = _save_output(t) if cls.save_output else ()
+        ctx.versions = None
     return t
 
 
 # A bound method pickles (multiprocessing) as a lookup of its function's name.
 apply_ufunc.__name__ = "apply"
+_apply = Function.apply.__func__    # apply_ufunc's fallback
 
 
 class Primitive(Function):

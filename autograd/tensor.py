@@ -320,7 +320,7 @@ class Tensor:
         # Record an in-place op on a non-leaf as its out-of-place twin: the graph
         # gets the old value as input and this object becomes the new value. The
         # version moves on, so ops that saved this object's old value refuse to use
-        # the new one; the result's own saved output (div, exp...) moves with it.
+        # the new one; the result's own saved output, if its op kept one, moves with it.
         version = self._version + 1
         vc = result._vc
         if vc is None:

@@ -196,21 +196,22 @@ class Mul(_Binary):
         return ga, gb
 
 
-class Div(Primitive):
+class Div(_Binary):
     derivative = "d(a/b)/da = 1/b, d(a/b)/db = -a/b^2"
+    save_inputs = True      # not the output: the rule recomputes a/b, as PyTorch's
+
+    ufunc = np.true_divide
 
     @staticmethod
-    def forward(ctx, a, b):
-        out = _ufunc(_np_true_divide, a, b)
-        ctx.save_for_backward(b, out)
-        return out
-
-    @staticmethod
-    def backward(ctx, g):                       # d(a/b) = da/b - (a/b) db/b
-        b, out = ctx.saved_tensors
-        na, nb = ctx.needs_input_grad
-        ga = g / b if na else None
-        gb = -(g * out) / b if nb else None
+    def backward(ctx, g):                       # d(a/b) = da/b - ((a/b)/b) db
+        a, b = ctx.saved_tensors
+        ga = gb = None
+        e = ctx[0]      # (the node is the list of its edges; a node needs its gradient)
+        if e.__class__ is Node or needs_grad(e):
+            ga = g / b
+        e = ctx[1]
+        if e.__class__ is Node or needs_grad(e):
+            gb = -g * ((a / b) / b)
         return ga, gb
 
 

@@ -353,7 +353,7 @@ class Function:
                     raw = cls.forward(ctx, a0, a1)
                 elif a1.__class__ is _ndarray:
                     s1 = a1.nbytes
-                    if s1 <= 8 and not a1.shape and a0.__class__ is _ndarray and not a0.shape \
+                    if s1 <= 8 and not a1.ndim and a0.__class__ is _ndarray and not a0.ndim \
                             and a0.dtype in _SCALAR_FLOATS and a1.dtype in _SCALAR_FLOATS:
                         # Two 0-d float arrays: NumPy's scalar arithmetic (_scalar2, the
                         # operator) gives the ufunc's result in 40 % of its time. (Read
@@ -374,7 +374,7 @@ class Function:
                     # The ufunc of a 0-d float array's scalar: the same loop and result,
                     # in three quarters of the time. (Another dtype's scalar can be a
                     # Python object that selects another loop: an object array's.)
-                    if a0.__class__ is _ndarray and not a0.shape and a0.dtype in _SCALAR_FLOATS:
+                    if a0.__class__ is _ndarray and not a0.ndim and a0.dtype in _SCALAR_FLOATS:
                         a0 = a0[()]
                     raw = uf(a0)
                 else:

@@ -746,6 +746,20 @@ def test_out_of_range_class_index(name, bad):
 
 
 @pytest.mark.parametrize("name", CLASS_LOSSES)
+@pytest.mark.parametrize("dtype", ["i1", "i2", "i4", "i8", ">i8", "u1", "u8"])
+def test_out_of_range_class_index_of_every_integer_dtype(name, dtype):
+    # The range check reads a signed index array as unsigned (a negative index is then
+    # larger than any class count): every width, a byte-swapped one, unsigned ones.
+    fn = getattr(F, name)
+    bads = [4, np.iinfo(dtype).max] + ([-1, np.iinfo(dtype).min] if dtype[-2] == "i" else [])
+    for bad in bads:
+        assert_raises(lambda: fn(ag.tensor(LOGITS), np.array([0, bad, 1], dtype)),
+                      ValueError, (name, "class indices must be in [0, 3]", "index (1,)"))
+    good = fn(ag.tensor(LOGITS), np.array([3, 0, 1], dtype)).item()
+    assert good == fn(ag.tensor(LOGITS), np.array([3, 0, 1])).item()
+
+
+@pytest.mark.parametrize("name", CLASS_LOSSES)
 def test_class_target_errors(name):
     fn = getattr(F, name)
     assert_raises(lambda: fn(ag.tensor(LOGITS), np.array([0, 1])), ValueError,

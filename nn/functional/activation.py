@@ -24,6 +24,7 @@ SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
 
 _SQRT_HALF = math.sqrt(0.5)
+_all, _isfinite = np.logical_and.reduce, np.isfinite
 _SQRT_TWO_OVER_PI = math.sqrt(2.0 / math.pi)
 
 
@@ -162,7 +163,7 @@ def _shift(x, axis):
     if x.data.size == 0:        # an empty axis has no max, and nothing to shift
         return x
     m = x.data.max(axis=axis, keepdims=True)    # the method: np.max's wrapper costs more
-    if not np.isfinite(m).all():
+    if not _all(_isfinite(m), axis=None):     # (m.all() goes through a Python helper)
         m = np.where(np.isfinite(m), m, 0.0).astype(x.dtype)
     return x - m
 

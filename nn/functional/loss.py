@@ -28,6 +28,8 @@ __all__ = ["mse_loss", "l1_loss", "huber_loss", "smooth_l1_loss", "log_cosh_loss
            "total_variation_loss", "exponential_loss"]
 
 _REDUCTIONS = ("mean", "sum", "none")
+_UNSIGNED = {np.dtype(f"i{n}"): np.dtype(f"u{n}") for n in (1, 2, 4, 8)}
+_max_reduce = np.maximum.reduce
 _LOG2 = math.log(2.0)
 _COSINE_EPS = 1e-12          # torch's EPSILON in cosine_embedding_loss
 
@@ -122,10 +124,13 @@ def _class_targets(target, expected_shape, n_classes, name, ignore_index=None):
         raise ValueError(f"{name}: target shape {idx.shape} does not match the expected "
                          f"shape {tuple(expected_shape)} (the input's shape without the "
                          f"class axis)")
-    if idx.size:
-        lo, hi = idx.min(), idx.max()
-        if lo >= 0 and hi < n_classes and (ignore_index is None or not lo <= ignore_index <= hi
-                                           or (idx != ignore_index).all()):
+    # One pass for both bounds: seen as unsigned (a view of the same bytes), a negative
+    # index is larger than any class count. (A byte-swapped dtype takes the path below.)
+    unsigned = _UNSIGNED.get(idx.dtype) if idx.dtype.kind == "i" else idx.dtype
+    if idx.size and unsigned is not None:
+        hi = int(_max_reduce(idx.view(unsigned), axis=None))      # all in [0, hi] if < C
+        if hi < n_classes and (ignore_index is None or not 0 <= ignore_index <= hi
+                               or (idx != ignore_index).all()):
             # The common case, in fewer passes. A copy, as np.where makes below: the
             # graph keeps the indices, and the caller may refill its target array
             # before backward.

@@ -284,7 +284,9 @@ class Function:
     save_other = False   # with save_inputs, for products (a*b, linear's x and W): each
     #                      of the first two inputs' gradients needs only the other one,
     #                      so an input whose partner needs no gradient is not kept (saved
-    #                      as None), and later inputs (a bias) are not kept at all
+    #                      as None), and later inputs (a bias) are not kept at all;
+    #                      "first" (a/b): only the first input is dropped that way (b's
+    #                      gradient needs both), the second is always kept
     returns_view = False  # True when forward returns a view of its first input
     _ufunc1 = _ufunc2 = None  # the ufunc that apply calls itself, without forward, for
     #                           one or two small arguments (elementwise._Unary, _Binary)
@@ -437,7 +439,8 @@ class Function:
                     else:   # only linear's bias needs a gradient
                         saved = (None, None)
                 elif not (isinstance(a, Tensor) and a.requires_grad):
-                    keep = 0
+                    if cls.save_other is True:      # (else "first": both are kept)
+                        keep = 0
                 elif len(args) > 2:
                     saved = (a, b)
                 if keep >= 0:
@@ -550,7 +553,8 @@ def apply_ufunc(cls, a=_ONE, b=_ONE, /, *rest):
     t._vc = None
     t._hooks = None
     if cls.save_inputs:
-        if b is not _ONE and cls.save_other and not (a.requires_grad and b.requires_grad):
+        if b is not _ONE and cls.save_other and not (a.requires_grad and b.requires_grad) \
+                and (not b.requires_grad or cls.save_other is True):    # (see "first")
             keep = 0 if b.requires_grad else 1      # the factor the other one needs
             kept = b if keep else a
             vc = kept._vc

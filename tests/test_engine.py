@@ -544,6 +544,28 @@ def test_in_place_division_keeps_the_inputs_it_needs():
     np.testing.assert_allclose(w.grad.data, -3 * np.array([1.0, 2.0]) / np.array([4.0, 16.0]))
 
 
+def test_division_keeps_the_dividend_only_for_the_divisors_gradient():
+    # As PyTorch: b's gradient needs a, a's needs only b. So a dividend changed after
+    # x / c (c constant) is no error, while one changed after c / w is.
+    x, c = leaf([1.0, 2.0]), ag.tensor([2.0, 4.0])
+    z = x / c
+    with ag.no_grad():
+        x += 1
+    z.sum().backward()
+    np.testing.assert_allclose(x.grad.data, [0.5, 0.25])
+    w, c = leaf([2.0, 4.0]), ag.tensor([1.0, 2.0])
+    z = c / w
+    c += 1
+    with pytest.raises(RuntimeError, match="needed by `div`"):
+        z.sum().backward()
+    # b made to require grad after the op gets no gradient (nothing kept for it), as mul
+    b = ag.tensor([2.0, 4.0])
+    z = leaf([1.0, 2.0]) / b
+    b.requires_grad = True
+    z.sum().backward()
+    assert b.grad is None
+
+
 def test_create_graph_gradients_are_not_shared_between_leaves():
     a, b = leaf(1.0), leaf(1.0)
     (a + b).backward(create_graph=True)

@@ -74,8 +74,11 @@ def saved_array_refs(root):
     test_constant_operands_are_freed_after_backward)."""
     refs = []
     for node in topological_order([root.grad_fn]):
-        saved = node.saved      # an op that saves only its output keeps it bare
-        for s in ((saved,) if isinstance(saved, _SavedOutput) else saved):
+        saved = node.saved
+        # Kept bare: an op's only saved output, or one input kept alone by save_other
+        # (versions is then the int 0 or 1: which input).
+        bare = isinstance(saved, _SavedOutput) or node.versions.__class__ is int
+        for s in ((saved,) if bare else saved):
             data = s.data if isinstance(s, (ag.Tensor, _SavedOutput)) else s
             if (not isinstance(data, np.ndarray) or data is root.data
                     or (isinstance(s, ag.Tensor) and s.is_leaf)

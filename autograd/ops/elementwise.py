@@ -199,19 +199,23 @@ class Mul(_Binary):
 class Div(_Binary):
     derivative = "d(a/b)/da = 1/b, d(a/b)/db = -a/b^2"
     save_inputs = True      # not the output: the rule recomputes a/b, as PyTorch's
+    save_other = "first"    # a is kept only where b needs a gradient; b always
 
     ufunc = np.true_divide
 
     @staticmethod
     def backward(ctx, g):                       # d(a/b) = da/b - ((a/b)/b) db
         a, b = ctx.saved_tensors
+        # What was kept says whether b needed a gradient when this was recorded (as
+        # Mul's rule); needs_grad drops a leaf that no longer requires grad.
         ga = gb = None
         e = ctx[0]      # (the node is the list of its edges; a node needs its gradient)
         if e.__class__ is Node or needs_grad(e):
             ga = g / b
-        e = ctx[1]
-        if e.__class__ is Node or needs_grad(e):
-            gb = -g * ((a / b) / b)
+        if a is not None:
+            e = ctx[1]
+            if e.__class__ is Node or needs_grad(e):
+                gb = -g * ((a / b) / b)
         return ga, gb
 
 

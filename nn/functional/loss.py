@@ -113,7 +113,8 @@ def _check_labels(t, name, allowed=(-1.0, 1.0), what="target"):
 
 def _class_targets(target, expected_shape, n_classes, name, ignore_index=None):
     """Integer class indices: (indices with ignored ones set to 0, valid mask). The mask
-    is None when every target counts (the common case, which then needs no mask)."""
+    is None when every target counts (the common case, which then needs no mask; a
+    byte-swapped signed dtype gets an all-True one)."""
     if ignore_index is not None and not isinstance(ignore_index, (int, float, np.number)):
         raise TypeError(f"{name}: ignore_index must be an integer, got {ignore_index!r}")
     idx = np.asarray(target.data if isinstance(target, Tensor) else target)

@@ -178,7 +178,7 @@ def _run(roots, grads, retain_graph, create_graph, inputs):
             break
         if node.saved is _FREED:
             _raise_freed(node)
-        if node.hooks or node.retain is not None:
+        if node.hooks is not None:      # hooks, or retain_grad (Node.hooks)
             state.arrays = False        # user code: Tensors
             g = _node_hooks(node, g, create_graph)
             state.arrays = arrays

@@ -121,10 +121,14 @@ class Node(list):
     full collections traverse every node). Nodes compare and hash by identity.
     """
 
-    # hooks: tensor hooks registered on the output (non-leaf), or None;
-    # retain: a weakref to the output tensor once retain_grad() was called, or None.
+    # hooks: None, or a list of the tensor hooks registered on the output (non-leaf),
+    # also when retain_grad() was called: the walk reads this one slot per node.
+    # retain: a weakref to the output tensor once retain_grad() was called; else the
+    # class's None (kept in the instance's dict: a slot fewer for every node to store
+    # and for the cycle collector to visit, again and again while a graph grows).
     __slots__ = ("fn", "saved", "versions", "shape", "dtype", "seq", "hooks",
-                 "retain", "__dict__", "__weakref__")
+                 "__dict__", "__weakref__")
+    retain = None
     __hash__ = object.__hash__
     __eq__ = object.__eq__
     __ne__ = object.__ne__
@@ -337,7 +341,7 @@ class Function:
             ctx.seq = next(_seqs)   # after its inputs' nodes: the backward order
             ctx.saved = ()
             ctx.versions = None     # (saved_tensors reads it first, also when nothing is saved)
-            ctx.hooks = ctx.retain = None   # slots, not class defaults: read on every backward
+            ctx.hooks = None    # a slot, not a class default: read on every backward
             if not _ALL_DEFAULT[0] and _state.anomaly:
                 ctx.created_at = creation_site()
         else:
@@ -539,7 +543,7 @@ def apply_ufunc(cls, a=_ONE, b=_ONE, /, *rest):
         ctx.append(b.grad_fn if b.requires_grad and b.grad_fn is not None else b)
     ctx.fn = cls
     ctx.seq = next(_seqs)
-    ctx.hooks = ctx.retain = None
+    ctx.hooks = None
     ctx.dtype = dtype
     shape = out.shape
     if shape:

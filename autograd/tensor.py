@@ -198,8 +198,11 @@ class Tensor:
         """Keep ``.grad`` on a non-leaf tensor after backward (leaves always keep it)."""
         if not self.requires_grad:
             raise RuntimeError("retain_grad: the tensor does not require grad")
-        if self.grad_fn is not None:
-            self.grad_fn.retain = weakref.ref(self)
+        node = self.grad_fn
+        if node is not None:
+            node.retain = weakref.ref(self)
+            if node.hooks is None:      # (the walk looks at this slot only: Node.hooks)
+                node.hooks = []
 
     def register_hook(self, hook):
         """Call ``hook(grad)`` whenever this tensor's gradient is computed.

@@ -62,7 +62,7 @@ _ndarray = np.ndarray
 # Ufuncs the forwards below call, bound once: CPython 3.11 does not
 # specialize attribute loads on a module that defines __getattr__, as NumPy's does, so
 # each `np.<name>` there is a dictionary walk (~15 ns, 2 % of a small op's forward).
-_np_true_divide, _np_maximum, _np_negative = np.true_divide, np.maximum, np.negative
+_np_maximum, _np_negative = np.maximum, np.negative
 _MIN = buffers.MIN_BYTES
 
 

@@ -24,8 +24,8 @@ SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
 
 _SQRT_HALF = math.sqrt(0.5)
-_all, _isfinite = np.logical_and.reduce, np.isfinite
 _SQRT_TWO_OVER_PI = math.sqrt(2.0 / math.pi)
+_all, _isfinite = np.logical_and.reduce, np.isfinite    # (bound once: see _shift)
 
 
 def _t(x):

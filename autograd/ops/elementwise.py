@@ -206,16 +206,11 @@ class Div(_Binary):
     @staticmethod
     def backward(ctx, g):                       # d(a/b) = da/b - ((a/b)/b) db
         a, b = ctx.saved_tensors
-        # What was kept says whether b needed a gradient when this was recorded (as
-        # Mul's rule); needs_grad drops a leaf that no longer requires grad.
-        ga = gb = None
-        e = ctx[0]      # (the node is the list of its edges; a node needs its gradient)
-        if e.__class__ is Node or needs_grad(e):
-            ga = g / b
-        if a is not None:
-            e = ctx[1]
-            if e.__class__ is Node or needs_grad(e):
-                gb = -g * ((a / b) / b)
+        # a was kept only where b needed a gradient when this was recorded (as Mul's
+        # rule); needs_grad drops a leaf that no longer requires grad. (The node is the
+        # list of its edges.)
+        ga = g / b if needs_grad(ctx[0]) else None
+        gb = -g * ((a / b) / b) if a is not None and needs_grad(ctx[1]) else None
         return ga, gb
 
 

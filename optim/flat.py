@@ -116,15 +116,17 @@ def state_size(params, state):
 
 
 class Flat:
-    """A group's flat layout: its parameters and their arrays, the flat parameter and
-    gradient (with a view per parameter for the copies), the rule's state for the flat
-    parameter, the per-parameter state dicts, and for each state tensor the
-    per-parameter Tensors and the views they hold."""
+    """A group's flat layout: its parameters, their arrays and shapes, the flat
+    parameter and gradient (with a view per parameter for the copies), the rule's state
+    for the flat parameter, the per-parameter state dicts, and for each state tensor
+    the per-parameter Tensors and the views they hold."""
 
     def __init__(self, group, params, dtype, state, per_param):
         self.group = group
         self.params = tuple(params)
         self.arrays = tuple(p.data for p in params)
+        self.dtype = dtype
+        self.shapes = tuple(a.shape for a in self.arrays)
         bounds = np.cumsum([0] + [a.size for a in self.arrays]).tolist()
         self.spans = tuple(zip(bounds[:-1], bounds[1:]))
         self.param = Tensor(np.empty(bounds[-1], dtype))
@@ -168,7 +170,10 @@ class Flat:
             return False
         dicts = self.dicts
         for i, p in enumerate(params):
-            if p is not self.params[i] or p.data is not self.arrays[i]:
+            d = p.data
+            # (the same array may have been reshaped in place, or given another dtype)
+            if p is not self.params[i] or d is not self.arrays[i] or d.shape != self.shapes[i] \
+                    or d.dtype != self.dtype:
                 return False
             st = state.get(p)
             if dicts:

@@ -400,3 +400,70 @@ def test_the_record_of_a_removed_group_is_dropped_when_another_takes_its_place()
     set_grads(params, 1)
     opt.step()
     assert all(r.group is not removed for r in opt._flat.values())
+
+
+@pytest.mark.parametrize("how", ["grad view", "grad shared", "grad is a parameter",
+                                 "parameter reshaped"])
+def test_what_changes_after_a_flat_step_sends_the_next_one_per_parameter(how, monkeypatch):
+    # After a flat step the record is kept; the next step rechecks what can change
+    # (Flat.ready) without making the layout again.
+    def run(flat_on):
+        if not flat_on:
+            monkeypatch.setattr(flat, "AVERAGE_MAX", 0)
+        params = [ag.Tensor(np.full(4, v, np.float32), requires_grad=True)
+                  for v in (1.0, 2.0, 3.0)]
+        opt = optim.SGD(params, lr=0.5, momentum=0.9)
+        for p in params:
+            p.grad = ag.Tensor(np.ones(4, np.float32))
+        opt.step()
+        assert bool(getattr(opt, "_flat", None)) == flat_on
+        for p in params:
+            p.grad = ag.Tensor(np.full(4, 0.5, np.float32))
+        if how == "grad view":
+            params[2].grad = ag.Tensor(params[0].data[::-1])
+        elif how == "grad shared":
+            params[2].grad = params[1].grad
+        elif how == "grad is a parameter":
+            params[1].grad = ag.Tensor(params[0].data)      # read after params[0] changes
+        else:
+            params[1].data.shape = (2, 2)                   # in place: the same array
+            params[1].grad = ag.Tensor(np.full((2, 2), 0.5, np.float32))
+            opt.state[params[1]]["momentum_buffer"].data.shape = (2, 2)
+        opt.step()
+        monkeypatch.undo()
+        return [p.data.copy() for p in params] + [opt.state[p]["momentum_buffer"].data.copy()
+                                                  for p in params]
+
+    got, want = run(True), run(False)
+    for a, b in zip(got, want):
+        assert a.shape == b.shape
+        np.testing.assert_array_equal(a, b)
+
+
+def test_a_parameter_made_read_only_after_a_flat_step_gets_the_loops_error():
+    params = make_params()
+    opt = optim.Adam(params)
+    set_grads(params, 0)
+    opt.step()
+    assert opt._flat
+    set_grads(params, 1)
+    params[2].data.flags.writeable = False
+    before = [p.data.copy() for p in params]
+    with pytest.raises(ValueError, match="read-only"):
+        opt.step()
+    for p, b in zip(params[:2], before[:2]):        # (the loop stops at the read-only one)
+        assert not np.array_equal(p.data, b)
+    np.testing.assert_array_equal(params[3].data, before[3])
+    assert [opt.state[p]["step"] for p in params] == [2, 2, 1, 1]
+
+
+def test_a_parameter_reshaped_in_place_after_a_flat_step_gets_the_loops_error():
+    params = make_params()
+    opt = optim.Adam(params)
+    set_grads(params, 0)
+    opt.step()
+    assert opt._flat
+    set_grads(params, 1)
+    params[0].data.shape = (4, 3)           # the same array; its gradient is still (3, 4)
+    with pytest.raises(ValueError, match=r"gradient of parameter 0 has shape \(3, 4\)"):
+        opt.step()

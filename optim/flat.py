@@ -13,8 +13,9 @@ the same dicts and the same Tensor objects, whose arrays are views of the group'
 state, so the flat step updates them in place (and bumps their versions). A ``Flat``
 remembers what it made and checks it before each step; when the state or the
 parameters' arrays are no longer those (``load_state_dict``, a state tensor or dict
-replaced, ``p.data`` replaced), the flat state is made again from the per-parameter
-state, keeping its Tensor objects (their arrays become new views). A group whose
+replaced, ``p.data`` replaced, a parameter's or state tensor's array reshaped in
+place), the flat state is made again from the per-parameter state, keeping its Tensor
+objects (their arrays become new views). A group whose
 parameters' state differs (their step counts, after a step in which one had no
 gradient) is stepped per parameter (``PerParameter``) until its state changes shape.
 """
@@ -125,7 +126,6 @@ class Flat:
         self.group = group
         self.params = tuple(params)
         self.arrays = tuple(p.data for p in params)
-        self.dtype = dtype
         self.shapes = tuple(a.shape for a in self.arrays)
         bounds = np.cumsum([0] + [a.size for a in self.arrays]).tolist()
         self.spans = tuple(zip(bounds[:-1], bounds[1:]))
@@ -171,9 +171,8 @@ class Flat:
         dicts = self.dicts
         for i, p in enumerate(params):
             d = p.data
-            # (the same array may have been reshaped in place, or given another dtype)
-            if p is not self.params[i] or d is not self.arrays[i] or d.shape != self.shapes[i] \
-                    or d.dtype != self.dtype:
+            # (the same array may have been reshaped in place)
+            if p is not self.params[i] or d is not self.arrays[i] or d.shape != self.shapes[i]:
                 return False
             st = state.get(p)
             if dicts:
@@ -188,8 +187,8 @@ class Flat:
                     if key not in st or st[key] != value:
                         return False
             else:
-                for st, t, a in zip(dicts, view[0], view[1]):
-                    if st.get(key) is not t or t.data is not a:
+                for st, t, a, shape in zip(dicts, view[0], view[1], self.shapes):
+                    if st.get(key) is not t or t.data is not a or a.shape != shape:
                         return False
         return True
 

@@ -161,9 +161,13 @@ def swish(x, beta=1.0):
 def _shift(x, axis):
     # Subtracting the (constant) max changes nothing mathematically, so it needs no
     # gradient; it keeps exp() from overflowing. All -inf slices shift by 0 instead.
-    if x.data.size == 0:        # an empty axis has no max, and nothing to shift
+    d = x.data
+    if d.size == 0:             # an empty axis has no max, and nothing to shift
         return x
-    m = _max(x.data, axis=axis, keepdims=True)    # (what .max() calls, without its helper)
+    # np.maximum.reduce is what ndarray.max calls, without its Python helper; a
+    # subclass (a masked array) keeps its own max.
+    m = _max(d, axis=axis, keepdims=True) if d.__class__ is np.ndarray else \
+        d.max(axis=axis, keepdims=True)
     if not _all(_isfinite(m), axis=None):     # (m.all() goes through a Python helper)
         m = np.where(np.isfinite(m), m, 0.0).astype(x.dtype)
     return x - m

@@ -9,6 +9,7 @@ import contextlib
 import gc
 import json
 import os
+import struct
 import subprocess
 import sys
 import weakref
@@ -230,6 +231,21 @@ def test_a_dropped_constant_is_freed_as_soon_as_its_node_is_released():
         del c, a
         y.backward()
         assert seen == [True] and a_ref() is None
+
+
+@pytest.mark.skipif(sys.implementation.name != "cpython", reason="CPython's list layout")
+def test_a_ufunc_ops_node_has_one_slot_per_edge():
+    # (function.Node: spare slots put the edge arrays in the size class of the nodes'
+    # seq ints, interleaved with them along a chain; CPython rounds an exact allocation
+    # up to an even number of slots)
+    from autograd.function import Node
+    empty = sys.getsizeof(Node())
+    x = ag.tensor(np.ones(16, np.float32), requires_grad=True)
+    c = ag.tensor(np.full(16, 2.0, np.float32))
+    for y in (x * c, x + x, (x * c).exp(), -x):    # (apply_ufunc's records)
+        node = y.grad_fn
+        slots = len(node) + len(node) % 2
+        assert sys.getsizeof(node) == empty + slots * struct.calcsize("P"), node.fn
 
 
 def test_graph_with_released_constants_still_draws():

@@ -351,17 +351,24 @@ def test_replacing_a_parameters_array_or_a_state_tensors_array_is_followed(monke
         assert_same(a, b)
 
 
+def stepped_once(flat_on, monkeypatch):
+    """Three parameters under SGD with momentum after one step, flat unless ``flat_on``
+    is False (then the loop: monkeypatch.undo() restores the flat step)."""
+    if not flat_on:
+        monkeypatch.setattr(flat, "AVERAGE_MAX", 0)
+    params = [ag.Tensor(np.full(4, v, np.float32), requires_grad=True)
+              for v in (1.0, 2.0, 3.0)]
+    opt = optim.SGD(params, lr=0.5, momentum=0.9)
+    for p in params:
+        p.grad = ag.Tensor(np.ones(4, np.float32))
+    opt.step()
+    return params, opt
+
+
 def test_a_gradient_that_views_a_parameter_or_is_a_state_tensor_goes_per_parameter(
         monkeypatch):
     def run(flat_on, how):
-        if not flat_on:
-            monkeypatch.setattr(flat, "AVERAGE_MAX", 0)
-        params = [ag.Tensor(np.full(4, v, np.float32), requires_grad=True)
-                  for v in (1.0, 2.0, 3.0)]
-        opt = optim.SGD(params, lr=0.5, momentum=0.9)
-        for p in params:
-            p.grad = ag.Tensor(np.ones(4, np.float32))
-        opt.step()
+        params, opt = stepped_once(flat_on, monkeypatch)
         opt.load_state_dict(opt.state_dict())
         if how == "view":
             params[2].grad = ag.Tensor(params[0].data[::-1])
@@ -409,14 +416,7 @@ def test_what_changes_after_a_flat_step_gives_the_loops_numbers_or_error(how, mo
     # parameter, flat with the layout made again, or flat as it is; whichever, the
     # numbers (or the error) are the loop's.
     def run(flat_on):
-        if not flat_on:
-            monkeypatch.setattr(flat, "AVERAGE_MAX", 0)
-        params = [ag.Tensor(np.full(4, v, np.float32), requires_grad=True)
-                  for v in (1.0, 2.0, 3.0)]
-        opt = optim.SGD(params, lr=0.5, momentum=0.9)
-        for p in params:
-            p.grad = ag.Tensor(np.ones(4, np.float32))
-        opt.step()
+        params, opt = stepped_once(flat_on, monkeypatch)
         assert bool(getattr(opt, "_flat", None)) == flat_on
         for p in params:
             p.grad = ag.Tensor(np.full(4, 0.5, np.float32))

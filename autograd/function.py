@@ -127,7 +127,8 @@ class Node(list):
     along a long chain the two were interleaved, one of each per op, and the backward
     walk, which reads and frees both, ran about a tenth slower on the deep chain
     (benchmarks/README.md). Function.apply's nodes gained nothing measurable that way
-    (a chain of ``y * 0.99``) and cost 0.3 % more instructions on a small training step.
+    (a chain of ``y * 0.99``) and cost 0.3-0.4 % more instructions on a small training
+    step.
     """
 
     # hooks: None, or a list of the tensor hooks registered on the output (non-leaf),

@@ -15,9 +15,9 @@ remembers what it made and checks it before each step; when the state or the
 parameters' arrays are no longer those (``load_state_dict``, a state tensor or dict
 replaced, ``p.data`` replaced, a parameter's or state tensor's array reshaped in
 place), the flat state is made again from the per-parameter state, keeping its Tensor
-objects (their arrays become new views). A group whose
-parameters' state differs (their step counts, after a step in which one had no
-gradient) is stepped per parameter (``PerParameter``) until its state changes shape.
+objects (their arrays become new views). A group whose parameters' state differs (their
+step counts, after a step in which one had no gradient) is stepped per parameter
+(``PerParameter``) until its state changes shape.
 """
 import numpy as np
 

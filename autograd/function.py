@@ -120,15 +120,11 @@ class Node(list):
     instead of two, which halves the garbage collector's work on a large graph (its
     full collections traverse every node). Nodes compare and hash by identity.
 
-    ``apply_ufunc`` fills its nodes with one ``+=`` of a tuple of their edges, which
-    allocates one slot per edge (two for one edge: 16 bytes), where appending allocates
-    four (32 bytes), as ``Function.apply`` still does. This keeps a one-ufunc op's edge
-    array out of CPython's 32-byte allocation class, which the nodes' ``seq`` ints use:
-    along a long chain the two were interleaved, one of each per op, and the backward
-    walk, which reads and frees both, ran about a tenth slower on the deep chain
-    (benchmarks/README.md). Function.apply's nodes gained nothing measurable that way
-    (a chain of ``y * 0.99``) and cost 0.3-0.4 % more instructions on a small training
-    step.
+    ``apply_ufunc`` fills its nodes with one ``+=`` of a tuple of their edges: one slot
+    per edge (16 bytes for one or two), where appending, as ``Function.apply`` does,
+    allocates four (32 bytes), the size of the ``seq`` ints. Interleaved with those along
+    a long chain, the edge arrays made the backward walk about a tenth slower
+    (measurements in benchmarks/README.md).
     """
 
     # hooks: None, or a list of the tensor hooks registered on the output (non-leaf),

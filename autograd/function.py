@@ -487,11 +487,13 @@ def apply_ufunc(cls, a=_ONE, b=_ONE, /, *rest):
     Their most common call runs here in one pass, without the argument tuple, array
     list and loop of Function.apply (about 15 % of such an op's forward): Tensors
     (nn.Parameter too) of small NumPy arrays (not subclasses; two 0-d ones both float32 or
-    float64, a unary op's 0-d one too), one of them requiring grad, grad mode on and
-    anomaly mode off, and a NumPy ufunc with one output in an op that returns no view
-    (``_fast1``, ``_fast2``, set when the class is made, as ``_ufunc1``). It records
-    exactly what Function.apply records (tests/test_engine.py compares the two); any
-    other call goes to Function.apply, before the ufunc has run.
+    float64, a unary op's 0-d one too), one of them requiring grad, or one that requires
+    grad beside a constant: a Python float or int, or a small plain array (``1 - x``,
+    ``x / n``, ``x - m``); grad mode on and anomaly mode off, and a NumPy ufunc with one
+    output in an op that returns no view (``_fast1``, ``_fast2``, set when the class is
+    made, as ``_ufunc1``). It records exactly what Function.apply records
+    (tests/test_engine.py compares the two); any other call goes to Function.apply,
+    before the ufunc has run.
     """
     # The ufunc runs as in apply, and its errors are raised as there; a 0-d float array
     # goes in as its NumPy scalar, two of them to the operator (_scalar2).
@@ -525,6 +527,31 @@ def apply_ufunc(cls, a=_ONE, b=_ONE, /, *rest):
                         out = _asarray(cls._scalar2(x[()], y[()]))
                 except (ValueError, TypeError, IndexError) as e:
                     _reraise(cls, (a, b), e)
+        elif uf is not None and _ALL_DEFAULT[0]:
+            # One operand a constant that is not a Tensor, the other a Tensor that requires
+            # grad: the ufunc as apply calls it, and uf = None tells the record below.
+            if a.__class__ is Tensor or isinstance(a, Tensor):
+                x = a.data
+                y = b
+                ok = a.requires_grad and (y.__class__ is float or y.__class__ is int
+                                          or y.__class__ is _ndarray)
+            else:
+                x = a
+                y = b.data if b.__class__ is Tensor or isinstance(b, Tensor) else None
+                ok = y is not None and b.requires_grad and (
+                    x.__class__ is float or x.__class__ is int or x.__class__ is _ndarray)
+            if ok and (x.__class__ is not _ndarray or x.nbytes < _LARGE) \
+                    and (y.__class__ is not _ndarray or y.nbytes < _LARGE) \
+                    and (x.__class__ is _ndarray or y.__class__ is _ndarray):
+                try:
+                    if x.__class__ is not _ndarray or y.__class__ is not _ndarray \
+                            or x.ndim or y.ndim:
+                        out = uf(x, y)
+                    elif x.dtype in _SCALAR_FLOATS and y.dtype in _SCALAR_FLOATS:
+                        out = _asarray(cls._scalar2(x[()], y[()]))
+                except (ValueError, TypeError, IndexError) as e:
+                    _reraise(cls, (a, b), e)
+                uf = None
     if out is _NOT_RUN:
         # (The arguments as given, without a list and a star-call to build them.)
         if rest:
@@ -544,10 +571,14 @@ def apply_ufunc(cls, a=_ONE, b=_ONE, /, *rest):
     ctx = Node()
     if b is _ONE:
         ctx += (a if a.grad_fn is None else a.grad_fn,)
-    else:
+    elif uf is not None:
         # (An input's node is its edge only while it requires grad, as in apply.)
         ctx += (a.grad_fn if a.requires_grad and a.grad_fn is not None else a,
                 b.grad_fn if b.requires_grad and b.grad_fn is not None else b)
+    else:       # a constant beside a Tensor that requires grad: its own edge
+        tb = b.__class__ is Tensor or isinstance(b, Tensor)     # (the Tensor is b)
+        ctx += (a, b if b.grad_fn is None else b.grad_fn) if tb else \
+            (a if a.grad_fn is None else a.grad_fn, b)
     ctx.fn = cls
     ctx.seq = next(_seqs)
     ctx.hooks = None
@@ -564,7 +595,16 @@ def apply_ufunc(cls, a=_ONE, b=_ONE, /, *rest):
     t._vc = None
     t._hooks = None
     if cls.save_inputs:
-        if b is not _ONE and cls.save_other and not (a.requires_grad and b.requires_grad) \
+        if uf is None:      # a constant beside a Tensor (tb: the Tensor is b)
+            if cls.save_other and (not tb or cls.save_other is True):
+                # the factor the Tensor's gradient needs, kept alone (as below)
+                ctx.saved = a if tb else b
+                ctx.versions = 0 if tb else 1
+            else:
+                ctx.saved = saved = (a, b)
+                vc = b._vc if tb else a._vc
+                ctx.versions = _versions(saved) if vc and vc[0] else None
+        elif b is not _ONE and cls.save_other and not (a.requires_grad and b.requires_grad) \
                 and (not b.requires_grad or cls.save_other is True):    # (see "first")
             keep = 0 if b.requires_grad else 1      # the factor the other one needs
             kept = b if keep else a

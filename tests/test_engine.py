@@ -1223,6 +1223,9 @@ def _operand(kind, values, version=None):
         return values
     if kind == "float":
         return float(values.real.flat[0])
+    if kind == "int":                   # (a NaN's stand-in: -3)
+        v = values.real.flat[0]
+        return int(v) if np.isfinite(v) else -3
     if kind == "strided":
         return ag.Tensor(np.repeat(values, 2, axis=-1)[..., ::2] if values.ndim else values)
     if kind == "readonly":
@@ -1338,7 +1341,8 @@ _SMALL = {"0-d f32": np.float32(0.75), "0-d f64": np.float64(-0.25), "0-d f16": 
           "1-d f16": np.float16([0.5, 60000.0]), "1-d int": np.int64([1, 2]),
           "1-d bool": np.array([True, False]), "1-d c128": np.complex128([1j, 2.0]),
           "nan, -0": np.float64([np.nan, -0.0]), "3 f64": np.float64([1.0, 2.0, 3.0])}
-_CONST_KINDS = ("const", "strided", "readonly", "array subclass", "cleared", "array", "float")
+_CONST_KINDS = ("const", "strided", "readonly", "array subclass", "cleared", "array", "float",
+                "int")
 
 
 def _ufunc_cases(binary):
@@ -1428,8 +1432,9 @@ def test_apply_ufunc_records_what_function_apply_records(op, monkeypatch):
 
 def test_apply_ufunc_takes_the_common_case_itself(monkeypatch):
     # The comparison above holds also if apply_ufunc handed every call on: check that
-    # plain Tensors of small arrays, one of them requiring grad, do not go there, and
-    # that a call it hands on or an error runs Function.apply once at most.
+    # plain Tensors of small arrays, one of them requiring grad, alone or beside a Python
+    # number or a plain array, do not go there, and that a call it hands on or an error
+    # runs Function.apply once at most.
     from autograd.function import Function
     calls = []
     generic = Function.__dict__["apply"]
@@ -1441,17 +1446,23 @@ def test_apply_ufunc_takes_the_common_case_itself(monkeypatch):
     s = ag.tensor(np.float32(0.5), requires_grad=True)
     import nn
     p = nn.Parameter(np.array([1.5, -1.0]))     # a Tensor subclass (p * p: an L2 term)
+    m = np.array([[1.0], [2.0]], np.float32)
     for y in (x * c, c + x, x - x, (s * s + s).tanh(), x.exp().log().sqrt(), -x,
-              p * p, c * p, p.exp(), x / c, c / x):
+              p * p, c * p, p.exp(), x / c, c / x,
+              x * 2.0, 1 - x, x / 3, 2.0 / x, 0 + p, s * 2, x - m, m * x, s - np.ones((), np.float32)):
         assert y.grad_fn is not None
     assert calls == []
     with pytest.raises(ValueError, match="^mul: ") as raised:
         x * ag.tensor(np.ones(3))               # shapes that do not broadcast
     assert calls == [] and isinstance(raised.value.__cause__, ValueError)
-    x * 2.0                                     # a Python number: the generic apply
     with pytest.raises(ValueError, match="^add: "):
         x + np.ones(3)                          # an array operand, and an error there
-    assert [c.__name__ for c in calls] == ["Mul", "Add"]
+    assert calls == []
+    x * np.float64(2.0)                         # a NumPy scalar: the generic apply
+    x + True                                    # a bool too
+    c * 2.0                                     # nothing requires grad
+    x * np.ones((2, 2), np.float32).view(_ArraySubclass)     # an array subclass
+    assert [c.__name__ for c in calls] == ["Mul", "Add", "Mul", "Mul"]
 
 
 def test_apply_ufunc_keeps_applys_signature_name_and_errors():

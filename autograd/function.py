@@ -530,19 +530,19 @@ def apply_ufunc(cls, a=_ONE, b=_ONE, /, *rest):
         elif uf is not None and _ALL_DEFAULT[0]:
             # One operand a constant that is not a Tensor, the other a Tensor that requires
             # grad: the ufunc as apply calls it, and uf = None tells the record below.
+            # (The Tensor's array plain and small, as above.)
             if a.__class__ is Tensor or isinstance(a, Tensor):
                 x = a.data
                 y = b
-                ok = a.requires_grad and (y.__class__ is float or y.__class__ is int
-                                          or y.__class__ is _ndarray)
+                ok = a.requires_grad and x.__class__ is _ndarray and (
+                    y.__class__ is float or y.__class__ is int or y.__class__ is _ndarray)
             else:
                 x = a
                 y = b.data if b.__class__ is Tensor or isinstance(b, Tensor) else None
-                ok = y is not None and b.requires_grad and (
+                ok = y.__class__ is _ndarray and b.requires_grad and (
                     x.__class__ is float or x.__class__ is int or x.__class__ is _ndarray)
             if ok and (x.__class__ is not _ndarray or x.nbytes < _LARGE) \
-                    and (y.__class__ is not _ndarray or y.nbytes < _LARGE) \
-                    and (x.__class__ is _ndarray or y.__class__ is _ndarray):
+                    and (y.__class__ is not _ndarray or y.nbytes < _LARGE):
                 try:
                     if x.__class__ is not _ndarray or y.__class__ is not _ndarray \
                             or x.ndim or y.ndim:

@@ -1449,7 +1449,8 @@ def test_apply_ufunc_takes_the_common_case_itself(monkeypatch):
     m = np.array([[1.0], [2.0]], np.float32)
     for y in (x * c, c + x, x - x, (s * s + s).tanh(), x.exp().log().sqrt(), -x,
               p * p, c * p, p.exp(), x / c, c / x,
-              x * 2.0, 1 - x, x / 3, 2.0 / x, 0 + p, s * 2, x - m, m * x, s - np.ones((), np.float32)):
+              x * 2.0, 1 - x, x / 3, 2.0 / x, 0 + p, s * 2, x - m, m * x,
+              s - np.ones((), np.float32)):
         assert y.grad_fn is not None
     assert calls == []
     with pytest.raises(ValueError, match="^mul: ") as raised:
